@@ -1,0 +1,54 @@
+/// A JSON-RPC method: its name, its typed parameters and result, and its handler.
+///
+/// The router decodes `params` once, straight into `Params`; a decoding failure is answered with -32602 naming
+/// the field. `params._meta` is read by the router before the method sees the request; a `Params` type may ignore
+/// it (synthesised `Decodable` conformances skip unknown keys).
+public protocol JSONRPCMethod: Sendable {
+    associatedtype Params: Decodable & Sendable = NoParams
+    associatedtype Result: Encodable & Sendable
+
+    /// The method name, `namespace.verb`.
+    static var name: String { get }
+
+    /// Handles one call.
+    /// - Parameters:
+    ///   - params: The decoded parameters.
+    ///   - context: The request's correlation id, idempotency key, deadline and logger.
+    /// - Throws: A ``JSONRPCErrorConvertible`` for errors the client should see; anything else is reported
+    ///   as -32603 and logged.
+    func handle(_ params: Params, context: RequestContext) async throws -> Result
+}
+
+/// The parameters of a method that takes none: absent `params`, an empty array, or an object (which may
+/// carry `_meta`).
+public struct NoParams: Decodable, Sendable {
+    public init() {}
+
+    public init(from decoder: any Decoder) throws {
+        let value = try JSONValue(from: decoder)
+        switch value {
+        case .object, .array([]): break
+        default:
+            throw DecodingError.typeMismatch(
+                NoParams.self,
+                DecodingError.Context(codingPath: decoder.codingPath, debugDescription: "expected no parameters")
+            )
+        }
+    }
+}
+
+/// A method with its types erased, as the router keeps it.
+struct AnyJSONRPCMethod: Sendable {
+    let name: String
+    let invoke: @Sendable (_ params: JSONValue?, _ context: RequestContext) async throws -> JSONValue
+
+    init<Method: JSONRPCMethod>(_ method: Method) {
+        self.name = Method.name
+        self.invoke = { params, context in
+            // Absent params decode like an empty object, so a method whose fields are all optional needs none.
+            let decoded = try JSONValueDecoder().decode(Method.Params.self, from: params ?? .object(JSONObject()))
+            let result = try await method.handle(decoded, context: context)
+            return try JSONValueEncoder().encode(result)
+        }
+    }
+}

@@ -1,0 +1,242 @@
+import CoreMetrics
+import Logging
+import NIOCore
+
+/// Turns one JSON-RPC message (a request, a notification or a batch) into its response, if it has one.
+///
+/// The router reads the envelope once, validates it as the specification says, binds the correlation id, decodes
+/// the params once into the method's `Params`, and encodes its `Result`. It is transport-agnostic: the socket and
+/// stdio servers hand it framed messages and write back what it returns.
+public final class JSONRPCRouter: Sendable {
+    public struct Configuration: Sendable {
+        /// The most requests one batch may hold.
+        public var maximumBatchSize: Int
+        /// The level of the line logged for each finished request.
+        public var requestLogLevel: Logger.Level
+        /// The deepest nesting of arrays and objects accepted in a message.
+        public var maximumNestingDepth: Int
+
+        public init(maximumBatchSize: Int = 100, requestLogLevel: Logger.Level = .info, maximumNestingDepth: Int = 128)
+        {
+            self.maximumBatchSize = maximumBatchSize
+            self.requestLogLevel = requestLogLevel
+            self.maximumNestingDepth = maximumNestingDepth
+        }
+    }
+
+    private let methods: [String: AnyJSONRPCMethod]
+    private let configuration: Configuration
+    private let logger: Logger
+    private let metrics: RPCMetrics
+
+    /// Creates a router for `methods`.
+    /// - Parameters:
+    ///   - methods: The methods served; each name must be unique.
+    ///   - configuration: Limits and logging.
+    ///   - logger: The logger request lines are written to.
+    ///   - metricsFactory: Where request counts and latencies are recorded.
+    public init(
+        methods: [any JSONRPCMethod],
+        configuration: Configuration = Configuration(),
+        logger: Logger,
+        metricsFactory: any MetricsFactory = MetricsSystem.factory
+    ) {
+        var table: [String: AnyJSONRPCMethod] = [:]
+        for method in methods {
+            let erased = AnyJSONRPCMethod(method)
+            precondition(table[erased.name] == nil, "method \(erased.name) is registered twice")
+            table[erased.name] = erased
+        }
+        self.methods = table
+        self.configuration = configuration
+        self.logger = logger
+        self.metrics = RPCMetrics(methodNames: Array(table.keys), factory: metricsFactory)
+    }
+
+    /// The names of the methods served, sorted.
+    public var methodNames: [String] { methods.keys.sorted() }
+
+    /// Answers one framed message.
+    /// - Parameter message: The bytes of one message, without framing.
+    /// - Returns: The response text, or `nil` when nothing is to be sent (notifications).
+    public func respond(to message: ByteBuffer) async -> [UInt8]? {
+        let parsed: JSONValue
+        do {
+            parsed = try message.withUnsafeReadableBytes { bytes in
+                try JSONParser.parse(bytes, maxDepth: configuration.maximumNestingDepth)
+            }
+        } catch {
+            return errorResponse(.parseError(String(describing: error)), id: .null)
+        }
+        switch parsed {
+        case .array(let elements):
+            return await respond(toBatch: elements)
+        default:
+            guard let response = await respond(toElement: parsed) else { return nil }
+            var bytes = [UInt8]()
+            bytes.reserveCapacity(128)
+            response.serialize(into: &bytes)
+            return bytes
+        }
+    }
+
+    /// The response text for an error that is not tied to a readable request (framing, size limits).
+    public func errorResponse(_ error: JSONRPCError, id: JSONRPCID = .null) -> [UInt8] {
+        let correlationID = CorrelationID.generate()
+        logger.notice(
+            "rejected message",
+            metadata: ["correlation_id": .string(correlationID), "error_type": .string(error.type)]
+        )
+        var bytes = [UInt8]()
+        JSONRPCResponse(id: id, outcome: .error(error, correlationID: correlationID)).serialize(into: &bytes)
+        return bytes
+    }
+
+    private func respond(toBatch elements: [JSONValue]) async -> [UInt8]? {
+        guard !elements.isEmpty else {
+            return errorResponse(.invalidRequest("a batch must hold at least one request"))
+        }
+        guard elements.count <= configuration.maximumBatchSize else {
+            return errorResponse(
+                .invalidRequest("a batch may hold at most \(configuration.maximumBatchSize) requests")
+            )
+        }
+        // The requests of a batch run concurrently; the responses keep the requests' order, which the
+        // specification does not ask for but makes a batch easier to read.
+        let responses = await withTaskGroup(of: (Int, JSONRPCResponse?).self) { group in
+            for (index, element) in elements.enumerated() {
+                group.addTask { (index, await self.respond(toElement: element)) }
+            }
+            var responses = [JSONRPCResponse?](repeating: nil, count: elements.count)
+            for await (index, response) in group {
+                responses[index] = response
+            }
+            return responses.compactMap { $0 }
+        }
+        // A batch of notifications is answered with nothing at all, not with an empty array.
+        guard !responses.isEmpty else { return nil }
+        var bytes: [UInt8] = [UInt8(ascii: "[")]
+        for (index, response) in responses.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            response.serialize(into: &bytes)
+        }
+        bytes.append(UInt8(ascii: "]"))
+        return bytes
+    }
+
+    private func respond(toElement element: JSONValue) async -> JSONRPCResponse? {
+        let request: JSONRPCRequest
+        do {
+            request = try JSONRPCRequest(validating: element)
+        } catch {
+            let correlationID = CorrelationID.generate()
+            return JSONRPCResponse(
+                id: error.id,
+                outcome: .error(.invalidRequest(error.reason), correlationID: correlationID)
+            )
+        }
+        let start = ContinuousClock.now
+        let meta: RequestMeta
+        do {
+            meta = try RequestMeta(params: request.params)
+        } catch {
+            return finish(request, outcome: .failure(error), correlationID: CorrelationID.generate(), start: start)
+        }
+        let correlationID = meta.correlationID ?? CorrelationID.generate()
+        guard let method = methods[request.method] else {
+            let error = JSONRPCError.methodNotFound(request.method)
+            return finish(request, outcome: .failure(error), correlationID: correlationID, start: start)
+        }
+        return await CorrelationID.$current.withValue(correlationID) {
+            var requestLogger = logger
+            requestLogger[metadataKey: "method"] = .string(request.method)
+            let context = RequestContext(
+                method: request.method,
+                correlationID: correlationID,
+                idempotencyKey: meta.idempotencyKey,
+                deadline: meta.deadlineMilliseconds.map { start + .milliseconds($0) },
+                logger: requestLogger
+            )
+            let outcome: Result<JSONValue, JSONRPCError>
+            do {
+                let result: JSONValue
+                if let deadline = meta.deadlineMilliseconds {
+                    result = try await Self.run(method, request.params, context, deadlineMilliseconds: deadline)
+                } else {
+                    result = try await method.invoke(request.params, context)
+                }
+                outcome = .success(result)
+            } catch {
+                outcome = .failure(Self.clientError(for: error, logger: requestLogger))
+            }
+            return finish(request, outcome: outcome, correlationID: correlationID, start: start)
+        }
+    }
+
+    /// Records, logs and builds the response of a request that has run (or failed before running).
+    private func finish(
+        _ request: JSONRPCRequest,
+        outcome: Result<JSONValue, JSONRPCError>,
+        correlationID: String,
+        start: ContinuousClock.Instant
+    ) -> JSONRPCResponse? {
+        let elapsed = ContinuousClock.now - start
+        let nanoseconds = elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
+        let errorType: String?
+        if case .failure(let error) = outcome { errorType = error.type } else { errorType = nil }
+        metrics.record(method: request.method, nanoseconds: nanoseconds, errorType: errorType)
+        if logger.logLevel <= configuration.requestLogLevel {
+            var metadata: Logger.Metadata = [
+                "correlation_id": .string(correlationID),
+                "method": .string(methods[request.method] == nil ? RPCMetrics.unknownMethodLabel : request.method),
+                "duration_ms": .stringConvertible(Double(nanoseconds / 1_000) / 1_000),
+            ]
+            if let errorType { metadata["error_type"] = .string(errorType) }
+            logger.log(level: configuration.requestLogLevel, "request", metadata: metadata)
+        }
+        guard let id = request.id else { return nil }
+        switch outcome {
+        case .success(let result):
+            return JSONRPCResponse(id: id, outcome: .result(result))
+        case .failure(let error):
+            return JSONRPCResponse(id: id, outcome: .error(error, correlationID: correlationID))
+        }
+    }
+
+    /// Runs a handler that must finish within the client's deadline.
+    private static func run(
+        _ method: AnyJSONRPCMethod,
+        _ params: JSONValue?,
+        _ context: RequestContext,
+        deadlineMilliseconds: Int
+    ) async throws -> JSONValue {
+        try await withThrowingTaskGroup(of: JSONValue.self) { group in
+            group.addTask { try await method.invoke(params, context) }
+            group.addTask {
+                try await Task.sleep(until: context.deadline!, clock: .continuous)
+                throw JSONRPCError.deadlineExceeded(deadlineMilliseconds: deadlineMilliseconds)
+            }
+            defer { group.cancelAll() }
+            return try await group.next()!
+        }
+    }
+
+    /// What the client is told about an error thrown by a handler.
+    private static func clientError(for error: any Error, logger: Logger) -> JSONRPCError {
+        switch error {
+        case let error as any JSONRPCErrorConvertible:
+            return error.jsonRPCError
+        case let error as DecodingError:
+            let (field, reason) = JSONValueDecoder.describe(error)
+            let path = field.isEmpty || field.hasPrefix("[") ? "params" + field : "params." + field
+            return .invalidParams(field: path, reason: reason)
+        case is CancellationError:
+            return .unavailable("The request was cancelled: the server is shutting down")
+        default:
+            // The client learns nothing of the cause; the log has it (error types keep secrets out of their
+            // descriptions).
+            logger.error("handler failed", metadata: ["error": .string(String(describing: error))])
+            return .internalError
+        }
+    }
+}

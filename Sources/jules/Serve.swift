@@ -1,0 +1,161 @@
+import ArgumentParser
+import JSONRPC
+import JulesCore
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
+import UnixSignals
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the JSON-RPC API on a Unix socket, on stdin/stdout, or both.",
+        discussion: """
+            Every flag can also be set by the environment variable named in its help. Logs are JSON lines on \
+            standard error; with --stdio, standard output carries protocol messages only.
+            """
+    )
+
+    @Option(help: "Listen on this Unix socket path (JULES_SOCKET).")
+    var socket: String?
+
+    @Flag(help: "Serve on standard input and output; stops when standard input ends.")
+    var stdio = false
+
+    @Option(help: "Permission bits of the socket file, in octal (JULES_SOCKET_MODE, default 0600).")
+    var socketMode: String?
+
+    @Option(help: "Largest message accepted, in bytes (JULES_MAX_MESSAGE_BYTES, default 16777216).")
+    var maxMessageBytes: Int?
+
+    @Option(help: "Most requests in one batch (JULES_MAX_BATCH, default 100).")
+    var maxBatch: Int?
+
+    @Option(help: "Most requests running at once on one connection (JULES_MAX_IN_FLIGHT, default 64).")
+    var maxInFlight: Int?
+
+    @Option(help: "Lowest log level written: trace, debug, info, notice, warning, error, critical (JULES_LOG_LEVEL).")
+    var logLevel: String?
+
+    @Option(help: "Seconds to let requests in flight finish on shutdown (JULES_SHUTDOWN_GRACE_SECONDS, default 10).")
+    var shutdownGraceSeconds: Int?
+
+    func run() async throws {
+        let settings = try ServeSettings(self)
+        let startedAt = ContinuousClock.now
+        LoggingSystem.bootstrap(
+            { label, provider in JSONLogHandler(label: label, level: settings.logLevel, metadataProvider: provider) },
+            metadataProvider: CorrelationID.metadataProvider
+        )
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(JulesMetrics.makeFactory(registry: registry))
+        let logger = Logger(label: "jules")
+
+        let api = JulesAPI(startedAt: startedAt, registry: registry, document: try OpenRPCDocument.bundled())
+        let router = JSONRPCRouter(
+            methods: api.methods,
+            configuration: .init(maximumBatchSize: settings.maximumBatchSize),
+            logger: logger
+        )
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let path = settings.socketPath {
+            let server = UnixSocketServer(
+                configuration: .init(
+                    path: path,
+                    mode: settings.socketMode,
+                    maximumMessageBytes: settings.maximumMessageBytes,
+                    maximumInFlightPerConnection: settings.maximumInFlight
+                ),
+                router: router,
+                logger: logger
+            )
+            services.append(.init(service: server, successTerminationBehavior: .gracefullyShutdownGroup))
+        }
+        if settings.stdio {
+            let server = StdioServer(
+                configuration: .init(
+                    maximumMessageBytes: settings.maximumMessageBytes,
+                    maximumInFlight: settings.maximumInFlight
+                ),
+                router: router,
+                logger: logger
+            )
+            // Standard input ending is how a parent process says it is done: the whole service stops.
+            services.append(.init(service: server, successTerminationBehavior: .gracefullyShutdownGroup))
+        }
+        var configuration = ServiceGroupConfiguration(
+            services: services,
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        )
+        configuration.maximumGracefulShutdownDuration = .seconds(settings.shutdownGraceSeconds)
+        configuration.maximumCancellationDuration = .seconds(5)
+        do {
+            try await ServiceGroup(configuration: configuration).run()
+        } catch {
+            logger.critical("jules serve stopped on an error", metadata: ["error": .string("\(error)")])
+            throw ExitCode.failure
+        }
+        logger.info("jules serve stopped")
+    }
+}
+
+/// The settings of `jules serve`, from flags, then the environment, then defaults, all validated.
+struct ServeSettings {
+    var socketPath: String?
+    var stdio: Bool
+    var socketMode: UInt32
+    var maximumMessageBytes: Int
+    var maximumBatchSize: Int
+    var maximumInFlight: Int
+    var logLevel: Logger.Level
+    var shutdownGraceSeconds: Int
+
+    init(_ command: Serve) throws {
+        socketPath = command.socket ?? Environment.string("JULES_SOCKET")
+        stdio = command.stdio
+        guard socketPath != nil || stdio else {
+            throw ValidationError("nothing to serve on: give --socket PATH (or JULES_SOCKET), --stdio, or both")
+        }
+        let modeText = command.socketMode ?? Environment.string("JULES_SOCKET_MODE") ?? "0600"
+        guard let mode = UInt32(modeText, radix: 8), mode <= 0o777 else {
+            throw ValidationError("--socket-mode (JULES_SOCKET_MODE) must be octal permission bits such as 0600")
+        }
+        socketMode = mode
+        maximumMessageBytes = try Environment.integer(
+            flag: command.maxMessageBytes,
+            flagName: "--max-message-bytes",
+            variable: "JULES_MAX_MESSAGE_BYTES",
+            defaultValue: 16 * 1024 * 1024,
+            range: 1024...(1 << 30)
+        )
+        maximumBatchSize = try Environment.integer(
+            flag: command.maxBatch,
+            flagName: "--max-batch",
+            variable: "JULES_MAX_BATCH",
+            defaultValue: 100,
+            range: 1...10_000
+        )
+        maximumInFlight = try Environment.integer(
+            flag: command.maxInFlight,
+            flagName: "--max-in-flight",
+            variable: "JULES_MAX_IN_FLIGHT",
+            defaultValue: 64,
+            range: 1...10_000
+        )
+        shutdownGraceSeconds = try Environment.integer(
+            flag: command.shutdownGraceSeconds,
+            flagName: "--shutdown-grace-seconds",
+            variable: "JULES_SHUTDOWN_GRACE_SECONDS",
+            defaultValue: 10,
+            range: 0...3600
+        )
+        let levelText = command.logLevel ?? Environment.string("JULES_LOG_LEVEL") ?? "info"
+        guard let level = Logger.Level(rawValue: levelText.lowercased()) else {
+            throw ValidationError(
+                "--log-level (JULES_LOG_LEVEL) must be one of trace, debug, info, notice, warning, error, critical"
+            )
+        }
+        logLevel = level
+    }
+}

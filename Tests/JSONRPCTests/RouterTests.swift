@@ -1,0 +1,189 @@
+import JSONRPC
+import NIOCore
+import Testing
+
+@Suite struct RouterTests {
+    let router = TestSupport.router(maximumBatchSize: 5)
+
+    func call(_ text: String) async throws -> JSONValue? {
+        try await TestSupport.respond(router, text)
+    }
+
+    @Test(arguments: [
+        (#"{"jsonrpc":"2.0","method":"subtract","params":[42,23],"id":1}"#, 19),
+        (#"{"jsonrpc":"2.0","method":"subtract","params":[23,42],"id":2}"#, -19),
+        (#"{"jsonrpc":"2.0","method":"subtract","params":{"subtrahend":23,"minuend":42},"id":3}"#, 19),
+        (#"{"jsonrpc":"2.0","method":"subtract","params":{"minuend":42,"subtrahend":23},"id":4}"#, 19),
+    ])
+    func specificationsPositionalAndNamedExamples(_ request: String, _ expected: Int) async throws {
+        let response = try #require(try await call(request))
+        #expect(response["result"]?.intValue == expected)
+        #expect(response["error"] == nil)
+    }
+
+    @Test(arguments: ["1", "1.50", "-0", "12345678901234567890", "\"abc\"", "null", "\"\""])
+    func idsAreEchoedExactly(_ id: String) async throws {
+        let bytes = try #require(
+            await router.respond(to: .init(string: #"{"jsonrpc":"2.0","method":"sum","params":[1],"id":\#(id)}"#))
+        )
+        let text = String(decoding: bytes, as: UTF8.self)
+        #expect(text.hasSuffix(#","id":\#(id)}"#), "\(text)")
+    }
+
+    @Test(arguments: [
+        (#"{"jsonrpc":"1.0","method":"sum","params":[1],"id":1}"#, "jsonrpc"),
+        (#"{"method":"sum","params":[1],"id":1}"#, "jsonrpc"),
+        (#"{"jsonrpc":"2.0","params":[1],"id":1}"#, "method"),
+        (#"{"jsonrpc":"2.0","method":"sum","params":3,"id":1}"#, "params"),
+        (#"{"jsonrpc":"2.0","method":"sum","params":[1],"id":{"a":1}}"#, "id"),
+        (#"{"jsonrpc":"2.0","method":"sum","params":[1],"id":true}"#, "id"),
+        (#""just a string""#, "object"),
+    ])
+    func invalidRequestsAreNamed(_ request: String, _ reasonMentions: String) async throws {
+        let response = try #require(try await call(request))
+        #expect(response["error"]?["code"]?.intValue == -32600)
+        #expect(response["error"]?["data"]?["reason"]?.stringValue?.contains(reasonMentions) == true)
+    }
+
+    @Test func invalidParamsNameTheField() async throws {
+        let wrongType = try #require(
+            try await call(#"{"jsonrpc":"2.0","method":"test.echo","params":{"text":5},"id":1}"#)
+        )
+        #expect(wrongType["error"]?["code"]?.intValue == -32602)
+        #expect(wrongType["error"]?["data"]?["field"] == "params.text")
+        #expect(wrongType["error"]?["data"]?["type"] == "invalid_params")
+        let missing = try #require(try await call(#"{"jsonrpc":"2.0","method":"test.echo","params":{},"id":2}"#))
+        #expect(missing["error"]?["data"]?["field"] == "params.text")
+        let fractional = try #require(
+            try await call(#"{"jsonrpc":"2.0","method":"test.echo","params":{"text":"a","count":1.5},"id":3}"#)
+        )
+        #expect(fractional["error"]?["data"]?["field"] == "params.count")
+        let positional = try #require(try await call(#"{"jsonrpc":"2.0","method":"sum","params":[1,"x"],"id":4}"#))
+        #expect(positional["error"]?["data"]?["field"] == "params[1]")
+    }
+
+    @Test func correlationIDIsTakenFromMetaOrGenerated() async throws {
+        let given = try #require(
+            try await call(
+                #"{"jsonrpc":"2.0","method":"test.echo","params":{"text":"hi","_meta":{"correlation_id":"abc-1"}},"id":1}"#
+            )
+        )
+        #expect(given["result"]?["correlationID"] == "abc-1")
+        #expect(given["result"]?["taskLocal"] == "abc-1")
+        let generated = try #require(
+            try await call(#"{"jsonrpc":"2.0","method":"test.echo","params":{"text":"hi"},"id":2}"#))
+        let id = try #require(generated["result"]?["correlationID"]?.stringValue)
+        #expect(id.count == 36 && CorrelationID.isValid(id))
+        #expect(generated["result"]?["taskLocal"]?.stringValue == id)
+    }
+
+    @Test func errorsCarryTheRequestsCorrelationID() async throws {
+        let response = try #require(
+            try await call(
+                #"{"jsonrpc":"2.0","method":"test.fail","params":{"kind":"not_found","_meta":{"correlation_id":"c-9"}},"id":1}"#
+            )
+        )
+        #expect(response["error"]?["code"]?.intValue == -32001)
+        #expect(response["error"]?["data"]?["type"] == "not_found")
+        #expect(response["error"]?["data"]?["correlation_id"] == "c-9")
+    }
+
+    @Test(arguments: [
+        (#"{"_meta":5}"#, "params._meta"),
+        (#"{"_meta":{"correlation_id":"has space"}}"#, "params._meta.correlation_id"),
+        (#"{"_meta":{"correlation_id":""}}"#, "params._meta.correlation_id"),
+        (#"{"_meta":{"correlation_id":"line\nbreak"}}"#, "params._meta.correlation_id"),
+        (#"{"_meta":{"idempotency_key":7}}"#, "params._meta.idempotency_key"),
+        (#"{"_meta":{"deadline_ms":0}}"#, "params._meta.deadline_ms"),
+        (#"{"_meta":{"deadline_ms":1.5}}"#, "params._meta.deadline_ms"),
+    ])
+    func invalidMetaIsRejected(_ params: String, _ field: String) async throws {
+        let response = try #require(
+            try await call(#"{"jsonrpc":"2.0","method":"get_data","params":\#(params),"id":1}"#))
+        #expect(response["error"]?["code"]?.intValue == -32602)
+        #expect(response["error"]?["data"]?["field"]?.stringValue == field)
+        #expect(response["error"]?["data"]?["correlation_id"]?.stringValue != nil)
+    }
+
+    @Test func overlongCorrelationIDIsRejected() async throws {
+        let long = String(repeating: "a", count: 129)
+        let response = try #require(
+            try await call(
+                #"{"jsonrpc":"2.0","method":"get_data","params":{"_meta":{"correlation_id":"\#(long)"}},"id":1}"#)
+        )
+        #expect(response["error"]?["data"]?["field"] == "params._meta.correlation_id")
+    }
+
+    @Test func internalErrorsTellNothing() async throws {
+        let response = try #require(
+            try await call(#"{"jsonrpc":"2.0","method":"test.fail","params":{"kind":"boom"},"id":1}"#)
+        )
+        #expect(response["error"]?["code"]?.intValue == -32603)
+        #expect(response["error"]?["message"] == "Internal error")
+        let text = response.jsonString
+        #expect(!text.contains("hunter2") && !text.contains("postgres"))
+    }
+
+    @Test func deadlineStopsASlowHandler() async throws {
+        let response = try #require(
+            try await call(
+                #"{"jsonrpc":"2.0","method":"test.sleep","params":{"ms":5000,"_meta":{"deadline_ms":50}},"id":1}"#)
+        )
+        #expect(response["error"]?["code"]?.intValue == -32005)
+        #expect(response["error"]?["data"]?["type"] == "deadline_exceeded")
+        let quick = try #require(
+            try await call(
+                #"{"jsonrpc":"2.0","method":"test.sleep","params":{"ms":1,"_meta":{"deadline_ms":5000}},"id":2}"#)
+        )
+        #expect(quick["result"] == "slept")
+    }
+
+    @Test func batchesOverTheLimitAreRefusedWhole() async throws {
+        let six = Array(repeating: #"{"jsonrpc":"2.0","method":"sum","params":[1],"id":1}"#, count: 6)
+        let response = try #require(try await call("[" + six.joined(separator: ",") + "]"))
+        #expect(response.objectValue != nil, "one error object, not an array")
+        #expect(response["error"]?["code"]?.intValue == -32600)
+        let five = try #require(try await call("[" + six.dropLast().joined(separator: ",") + "]"))
+        #expect(five.arrayValue?.count == 5)
+    }
+
+    @Test func batchResponsesKeepRequestOrderAndSkipNotifications() async throws {
+        let batch = """
+            [{"jsonrpc":"2.0","method":"test.sleep","params":{"ms":30,"tag":"a"},"id":"a"},
+             {"jsonrpc":"2.0","method":"test.fail","params":{"kind":"boom"}},
+             {"jsonrpc":"2.0","method":"test.sleep","params":{"ms":1,"tag":"b"},"id":"b"}]
+            """
+        let response = try #require(try await call(batch))
+        #expect(response.arrayValue?.map { $0["id"] } == ["a", "b"])
+    }
+
+    @Test func notificationsAreNeverAnswered() async throws {
+        #expect(try await call(#"{"jsonrpc":"2.0","method":"test.fail","params":{"kind":"boom"}}"#) == nil)
+        #expect(try await call(#"{"jsonrpc":"2.0","method":"test.echo","params":{"text":5}}"#) == nil)
+        #expect(try await call(#"{"jsonrpc":"2.0","method":"missing"}"#) == nil)
+        // An explicit null id is a call, not a notification.
+        let withNull = try #require(try await call(#"{"jsonrpc":"2.0","method":"missing","id":null}"#))
+        #expect(withNull["error"]?["code"]?.intValue == -32601)
+        #expect(withNull["id"] == .null)
+    }
+
+    @Test func deepNestingIsAParseError() async throws {
+        let deep = String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
+        let response = try #require(try await call(deep))
+        #expect(response["error"]?["code"]?.intValue == -32700)
+        #expect(response["id"] == .null)
+    }
+
+    @Test(arguments: ["", "   ", "{", "nul", "[1,]", "{\"a\":1}x", "\u{FEFF}{}"])
+    func unparsableTextIsAParseError(_ text: String) async throws {
+        let response = try #require(try await call(text))
+        #expect(response["error"]?["code"]?.intValue == -32700)
+        #expect(response["error"]?["data"]?["correlation_id"]?.stringValue != nil)
+    }
+
+    @Test func invalidUTF8IsAParseError() async throws {
+        let buffer = ByteBuffer(bytes: [0x7B, 0x22, 0x61, 0x22, 0x3A, 0x22, 0xFF, 0x22, 0x7D])
+        let bytes = try #require(await router.respond(to: buffer))
+        #expect(try JSONParser.parse(bytes)["error"]?["code"]?.intValue == -32700)
+    }
+}

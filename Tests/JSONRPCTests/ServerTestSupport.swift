@@ -1,0 +1,80 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+import JSONRPC
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// Runs servers and clients for the socket and stdio tests.
+enum ServerTestSupport {
+    /// A fresh private folder under /tmp (short, so socket paths stay under the OS limit).
+    static func temporaryFolder() -> String {
+        var template = Array("/tmp/jules-test-XXXXXX".utf8CString)
+        let path = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        precondition(path != nil, "mkdtemp failed")
+        return String(cString: path!)
+    }
+
+    /// Runs a socket server around `body`, then shuts it down gracefully and waits for it to stop.
+    static func withSocketServer(
+        _ configuration: UnixSocketServer.Configuration,
+        router: JSONRPCRouter = TestSupport.router(),
+        _ body: @Sendable (String) async throws -> Void
+    ) async throws {
+        let (listening, listeningContinuation) = AsyncStream<Void>.makeStream()
+        let server = UnixSocketServer(
+            configuration: configuration,
+            router: router,
+            logger: TestSupport.logger,
+            onListening: { listeningContinuation.yield() }
+        )
+        let group = ServiceGroup(services: [server], logger: TestSupport.logger)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var iterator = listening.makeAsyncIterator()
+            _ = await iterator.next()
+            do {
+                try await body(configuration.path)
+            } catch {
+                await group.triggerGracefulShutdown()
+                throw error
+            }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+    }
+
+    typealias ClientChannel = NIOAsyncChannel<JSONRPCFrame, ByteBuffer>
+
+    /// Connects a line-reading client.
+    static func connect(_ path: String) async throws -> ClientChannel {
+        try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(unixDomainSocketPath: path) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        ByteToMessageHandler(NewlineDelimitedFrameDecoder(maximumMessageBytes: 64 << 20))
+                    )
+                    return try ClientChannel(wrappingChannelSynchronously: channel)
+                }
+            }
+    }
+
+    /// Sends `lines` on one connection and reads `count` responses, parsed.
+    static func exchange(_ path: String, lines: [String], expecting count: Int) async throws -> [JSONValue] {
+        let channel = try await connect(path)
+        return try await channel.executeThenClose { inbound, outbound in
+            for line in lines {
+                try await outbound.write(ByteBuffer(string: line + "\n"))
+            }
+            var responses: [JSONValue] = []
+            var iterator = inbound.makeAsyncIterator()
+            while responses.count < count, let frame = try await iterator.next() {
+                guard case .message(let buffer) = frame.kind else { continue }
+                responses.append(try JSONParser.parse(Array(buffer.readableBytesView)))
+            }
+            return responses
+        }
+    }
+}

@@ -1,0 +1,254 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+import JSONRPC
+import NIOCore
+import ServiceLifecycle
+import Testing
+
+@Suite struct UnixSocketServerTests {
+    static func config(_ folder: String, maxMessage: Int = 16 << 20, inFlight: Int = 64)
+        -> UnixSocketServer.Configuration
+    {
+        UnixSocketServer.Configuration(
+            path: folder + "/run/j.sock",
+            maximumMessageBytes: maxMessage,
+            maximumInFlightPerConnection: inFlight
+        )
+    }
+
+    @Test func thousandConcurrentRequestsOverFiftyConnectionsEachGetTheirOwnResponse() async throws {
+        let folder = ServerTestSupport.temporaryFolder()
+        try await ServerTestSupport.withSocketServer(Self.config(folder)) { path in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for connection in 0..<50 {
+                    group.addTask {
+                        let lines = (0..<20).map { index in
+                            let tag = "c\(connection)-r\(index)"
+                            return #"{"jsonrpc":"2.0","method":"test.echo","params":{"text":"\#(tag)"},"id":"\#(tag)"}"#
+                        }
+                        let responses = try await ServerTestSupport.exchange(path, lines: lines, expecting: 20)
+                        #expect(responses.count == 20)
+                        for response in responses {
+                            #expect(response["id"] != nil && response["id"] == response["result"]?["text"])
+                        }
+                        #expect(Set(responses.compactMap { $0["id"]?.stringValue }).count == 20)
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+    }
+
+    @Test func responsesGoOutWhenReadyNotInRequestOrder() async throws {
+        let folder = ServerTestSupport.temporaryFolder()
+        try await ServerTestSupport.withSocketServer(Self.config(folder)) { path in
+            let responses = try await ServerTestSupport.exchange(
+                path,
+                lines: [
+                    #"{"jsonrpc":"2.0","method":"test.sleep","params":{"ms":400},"id":"slow"}"#,
+                    #"{"jsonrpc":"2.0","method":"sum","params":[1,2],"id":"fast"}"#,
+                ],
+                expecting: 2
+            )
+            #expect(responses.map { $0["id"] } == ["fast", "slow"])
+        }
+    }
+
+    @Test func aFullConnectionStopsReadingInsteadOfFailing() async throws {
+        // With one request in flight allowed, the second waits for the first: responses come in request order,
+        // and nothing is refused.
+        let folder = ServerTestSupport.temporaryFolder()
+        try await ServerTestSupport.withSocketServer(Self.config(folder, inFlight: 1)) { path in
+            let responses = try await ServerTestSupport.exchange(
+                path,
+                lines: [
+                    #"{"jsonrpc":"2.0","method":"test.sleep","params":{"ms":300},"id":"slow"}"#,
+                    #"{"jsonrpc":"2.0","method":"sum","params":[1,2],"id":"fast"}"#,
+                    #"{"jsonrpc":"2.0","method":"sum","params":[3],"id":"third"}"#,
+                ],
+                expecting: 3
+            )
+            #expect(responses.map { $0["id"] } == ["slow", "fast", "third"])
+            #expect(responses.allSatisfy { $0["error"] == nil })
+        }
+    }
+
+    @Test func anOversizedLineIsAnsweredAndTheConnectionGoesOn() async throws {
+        let folder = ServerTestSupport.temporaryFolder()
+        try await ServerTestSupport.withSocketServer(Self.config(folder, maxMessage: 1024)) { path in
+            let huge =
+                #"{"jsonrpc":"2.0","method":"test.echo","params":{"text":""# + String(repeating: "z", count: 100_000)
+                + #""},"id":1}"#
+            let responses = try await ServerTestSupport.exchange(
+                path,
+                lines: [huge, #"{"jsonrpc":"2.0","method":"sum","params":[2,2],"id":2}"#],
+                expecting: 2
+            )
+            #expect(responses.count == 2)
+            let tooLarge = try #require(responses.first { $0["id"] == .null })
+            #expect(tooLarge["error"]?["code"]?.intValue == -32600)
+            #expect(tooLarge["error"]?["message"] == "message too large")
+            #expect(tooLarge["error"]?["data"]?["type"] == "message_too_large")
+            #expect(responses.contains { $0["id"]?.intValue == 2 && $0["result"]?.intValue == 4 })
+        }
+    }
+
+    @Test func nonJSONLinesAreParseErrorsAndTheConnectionGoesOn() async throws {
+        let folder = ServerTestSupport.temporaryFolder()
+        try await ServerTestSupport.withSocketServer(Self.config(folder)) { path in
+            let responses = try await ServerTestSupport.exchange(
+                path,
+                lines: ["hello there", #"{"jsonrpc":"2.0","method":"sum","params":[5],"id":7}"#],
+                expecting: 2
+            )
+            #expect(responses.first?["error"]?["code"]?.intValue == -32700)
+            #expect(responses.last?["result"]?.intValue == 5)
+        }
+    }
+
+    @Test func socketIsPrivateAndItsFolderCreated() async throws {
+        let folder = ServerTestSupport.temporaryFolder()
+        try await ServerTestSupport.withSocketServer(Self.config(folder)) { path in
+            var status = stat()
+            #expect(stat(path, &status) == 0)
+            #expect(status.st_mode & 0o777 == 0o600)
+            #expect((status.st_mode & S_IFMT) == S_IFSOCK)
+            #expect(stat(folder + "/run", &status) == 0)
+            #expect(status.st_mode & 0o777 == 0o700)
+        }
+    }
+
+    @Test func socketModeCanBeChanged() async throws {
+        let folder = ServerTestSupport.temporaryFolder()
+        var configuration = Self.config(folder)
+        configuration.mode = 0o660
+        try await ServerTestSupport.withSocketServer(configuration) { path in
+            var status = stat()
+            #expect(stat(path, &status) == 0)
+            #expect(status.st_mode & 0o777 == 0o660)
+        }
+    }
+
+    @Test func socketFileIsRemovedOnCleanExit() async throws {
+        let folder = ServerTestSupport.temporaryFolder()
+        let configuration = Self.config(folder)
+        try await ServerTestSupport.withSocketServer(configuration) { path in
+            #expect(access(path, F_OK) == 0)
+        }
+        #expect(access(configuration.path, F_OK) != 0)
+    }
+
+    @Test func staleSocketIsReplaced() async throws {
+        let folder = ServerTestSupport.temporaryFolder()
+        let configuration = Self.config(folder)
+        // A socket file that nobody listens on, as a killed server leaves behind.
+        mkdir(folder + "/run", 0o700)
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: configuration.path.utf8) }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        #expect(bound == 0)
+        close(fd)
+        #expect(access(configuration.path, F_OK) == 0)
+        try await ServerTestSupport.withSocketServer(configuration) { path in
+            let responses = try await ServerTestSupport.exchange(
+                path,
+                lines: [#"{"jsonrpc":"2.0","method":"sum","params":[1],"id":1}"#],
+                expecting: 1
+            )
+            #expect(responses.first?["result"]?.intValue == 1)
+        }
+    }
+
+    @Test func liveSocketIsRefused() async throws {
+        let folder = ServerTestSupport.temporaryFolder()
+        let configuration = Self.config(folder)
+        try await ServerTestSupport.withSocketServer(configuration) { path in
+            let second = UnixSocketServer(
+                configuration: configuration, router: TestSupport.router(), logger: TestSupport.logger)
+            await #expect {
+                try await second.run()
+            } throws: { error in
+                guard let error = error as? UnixSocketPath.SetupError else { return false }
+                return error.description.contains("another server is listening")
+            }
+            // The first server is untouched.
+            let responses = try await ServerTestSupport.exchange(
+                path,
+                lines: [#"{"jsonrpc":"2.0","method":"sum","params":[3],"id":1}"#],
+                expecting: 1
+            )
+            #expect(responses.first?["result"]?.intValue == 3)
+        }
+    }
+
+    @Test func overlongPathIsAClearError() throws {
+        let path = "/tmp/" + String(repeating: "p", count: 200) + "/j.sock"
+        #expect {
+            _ = try UnixSocketPath(path)
+        } throws: { error in
+            "\(error)".contains("at most \(UnixSocketPath.maximumLength)")
+        }
+    }
+
+    @Test func aFileInTheWayIsNotRemoved() async throws {
+        let folder = ServerTestSupport.temporaryFolder()
+        let path = folder + "/not-a-socket"
+        let fd = open(path, O_CREAT | O_WRONLY, 0o600)
+        close(fd)
+        let server = UnixSocketServer(
+            configuration: .init(path: path),
+            router: TestSupport.router(),
+            logger: TestSupport.logger
+        )
+        await #expect {
+            try await server.run()
+        } throws: { error in
+            "\(error)".contains("not a socket")
+        }
+        #expect(access(path, F_OK) == 0)
+    }
+
+    @Test func gracefulShutdownFinishesRequestsInFlight() async throws {
+        let folder = ServerTestSupport.temporaryFolder()
+        let configuration = Self.config(folder)
+        let server = UnixSocketServer(
+            configuration: configuration, router: TestSupport.router(), logger: TestSupport.logger)
+        let group = ServiceGroup(services: [server], logger: TestSupport.logger)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var channel: ServerTestSupport.ClientChannel?
+            for _ in 0..<200 where channel == nil {
+                channel = try? await ServerTestSupport.connect(configuration.path)
+                if channel == nil { try await Task.sleep(for: .milliseconds(10)) }
+            }
+            let client = try #require(channel)
+            try await client.executeThenClose { inbound, outbound in
+                try await outbound.write(
+                    ByteBuffer(
+                        string: #"{"jsonrpc":"2.0","method":"test.sleep","params":{"ms":300},"id":"inflight"}"# + "\n")
+                )
+                // Let the request be read before the shutdown starts.
+                try await Task.sleep(for: .milliseconds(100))
+                await group.triggerGracefulShutdown()
+                var iterator = inbound.makeAsyncIterator()
+                let frame = try await iterator.next()
+                guard case .message(let buffer)? = frame?.kind else {
+                    Issue.record("no response to the request in flight")
+                    return
+                }
+                let response = try JSONParser.parse(Array(buffer.readableBytesView))
+                #expect(response["result"] == "slept")
+                #expect(try await iterator.next() == nil, "the server closes the connection afterwards")
+            }
+            try await tasks.waitForAll()
+        }
+        #expect(access(configuration.path, F_OK) != 0)
+    }
+}
