@@ -25,7 +25,7 @@ import Testing
         seed: UInt64 = 42
     ) throws -> [(Output, JSONRPCFraming)] where Decoder.InboundOut == JSONRPCFrame {
         let channel = EmbeddedChannel(handler: ByteToMessageHandler(decoder))
-        var generator = SplitMix64(seed: seed)
+        var generator = SplitMix64(state: seed)
         var offset = 0
         while offset < input.count {
             let size: Int
@@ -195,18 +195,5 @@ import Testing
             #expect(outputs.map(\.0) == [.message(String(decoding: body, as: UTF8.self))])
             #expect(outputs.map(\.1) == [framing])
         }
-    }
-}
-
-/// A small deterministic generator, so a failing random chunking can be replayed.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

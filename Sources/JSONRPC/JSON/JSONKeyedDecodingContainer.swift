@@ -4,17 +4,19 @@
 /// `valueNotFound`, and `decodeIfPresent` returns `nil` for both a missing key and `null`.
 struct JSONKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     let object: JSONObject
-    let codingPath: [any CodingKey]
+    let path: JSONCodingPath
     let userInfo: [CodingUserInfoKey: Any]
     /// Built only for large objects, where repeated linear lookups would make decoding quadratic.
     private let index: [String: JSONValue]?
 
-    init(object: JSONObject, codingPath: [any CodingKey], userInfo: [CodingUserInfoKey: Any]) {
+    init(object: JSONObject, path: JSONCodingPath, userInfo: [CodingUserInfoKey: Any]) {
         self.object = object
-        self.codingPath = codingPath
+        self.path = path
         self.userInfo = userInfo
         self.index = object.count > 16 ? object.dictionary : nil
     }
+
+    var codingPath: [any CodingKey] { path.keys }
 
     var allKeys: [Key] {
         var seen = Set<String>()
@@ -40,7 +42,7 @@ struct JSONKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProtoco
             throw DecodingError.keyNotFound(
                 key,
                 JSONUnbox.context(
-                    codingPath,
+                    path.keys,
                     "No value associated with key \(key) (\"\(key.stringValue)\").",
                     reason: "is required"
                 )
@@ -61,19 +63,19 @@ struct JSONKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProtoco
     }
 
     func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool {
-        try JSONUnbox.bool(require(key), codingPath, key)
+        try JSONUnbox.bool(require(key), path, key)
     }
 
     func decode(_ type: String.Type, forKey key: Key) throws -> String {
-        try JSONUnbox.string(require(key), codingPath, key)
+        try JSONUnbox.string(require(key), path, key)
     }
 
     func decode(_ type: Double.Type, forKey key: Key) throws -> Double {
-        try JSONUnbox.double(require(key), codingPath, key)
+        try JSONUnbox.double(require(key), path, key)
     }
 
     func decode(_ type: Float.Type, forKey key: Key) throws -> Float {
-        try JSONUnbox.float(require(key), codingPath, key)
+        try JSONUnbox.float(require(key), path, key)
     }
 
     func decode(_ type: Int.Type, forKey key: Key) throws -> Int { try integer(key) }
@@ -88,29 +90,29 @@ struct JSONKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProtoco
     func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 { try integer(key) }
 
     private func integer<T: FixedWidthInteger>(_ key: Key) throws -> T {
-        try JSONUnbox.integer(require(key), as: T.self, codingPath, key)
+        try JSONUnbox.integer(require(key), as: T.self, path, key)
     }
 
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
-        try JSONDecoderImpl.decode(T.self, from: require(key), codingPath: codingPath, key: key, userInfo: userInfo)
+        try JSONDecoderImpl.decode(T.self, from: require(key), path: path, key: key, userInfo: userInfo)
     }
 
     // The protocol's default decodeIfPresent looks the key up three times; these look it up once.
 
     func decodeIfPresent(_ type: Bool.Type, forKey key: Key) throws -> Bool? {
-        try present(key).map { try JSONUnbox.bool($0, codingPath, key) }
+        try present(key).map { try JSONUnbox.bool($0, path, key) }
     }
 
     func decodeIfPresent(_ type: String.Type, forKey key: Key) throws -> String? {
-        try present(key).map { try JSONUnbox.string($0, codingPath, key) }
+        try present(key).map { try JSONUnbox.string($0, path, key) }
     }
 
     func decodeIfPresent(_ type: Double.Type, forKey key: Key) throws -> Double? {
-        try present(key).map { try JSONUnbox.double($0, codingPath, key) }
+        try present(key).map { try JSONUnbox.double($0, path, key) }
     }
 
     func decodeIfPresent(_ type: Float.Type, forKey key: Key) throws -> Float? {
-        try present(key).map { try JSONUnbox.float($0, codingPath, key) }
+        try present(key).map { try JSONUnbox.float($0, path, key) }
     }
 
     func decodeIfPresent(_ type: Int.Type, forKey key: Key) throws -> Int? { try optionalInteger(key) }
@@ -125,12 +127,12 @@ struct JSONKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProtoco
     func decodeIfPresent(_ type: UInt64.Type, forKey key: Key) throws -> UInt64? { try optionalInteger(key) }
 
     private func optionalInteger<T: FixedWidthInteger>(_ key: Key) throws -> T? {
-        try present(key).map { try JSONUnbox.integer($0, as: T.self, codingPath, key) }
+        try present(key).map { try JSONUnbox.integer($0, as: T.self, path, key) }
     }
 
     func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
         guard let value = present(key) else { return nil }
-        return try JSONDecoderImpl.decode(T.self, from: value, codingPath: codingPath, key: key, userInfo: userInfo)
+        return try JSONDecoderImpl.decode(T.self, from: value, path: path, key: key, userInfo: userInfo)
     }
 
     // MARK: Nesting
@@ -142,23 +144,23 @@ struct JSONKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProtoco
         try JSONDecoderImpl.keyedContainer(
             require(key),
             keyedBy: NestedKey.self,
-            codingPath: codingPath + [key],
+            path: path.appending(key),
             userInfo: userInfo
         )
     }
 
     func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer {
-        try JSONDecoderImpl.unkeyedContainer(require(key), codingPath: codingPath + [key], userInfo: userInfo)
+        try JSONDecoderImpl.unkeyedContainer(require(key), path: path.appending(key), userInfo: userInfo)
     }
 
     /// Like Foundation, a missing `super` member decodes as `null` rather than failing here.
     func superDecoder() throws -> any Decoder {
         let key = JSONCodingKey.superKey
         let value = object[key.stringValue] ?? .null
-        return JSONDecoderImpl(value: value, codingPath: codingPath + [key], userInfo: userInfo)
+        return JSONDecoderImpl(value: value, path: path.appending(key), userInfo: userInfo)
     }
 
     func superDecoder(forKey key: Key) throws -> any Decoder {
-        JSONDecoderImpl(value: lookup(key) ?? .null, codingPath: codingPath + [key], userInfo: userInfo)
+        JSONDecoderImpl(value: lookup(key) ?? .null, path: path.appending(key), userInfo: userInfo)
     }
 }

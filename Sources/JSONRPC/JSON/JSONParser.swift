@@ -204,9 +204,17 @@ public struct JSONParser {
         JSONParseError(offset: index, reason: reason)
     }
 
+    /// Creates a string from bytes already known to be valid UTF-8.
+    ///
+    /// Copying into the string's own storage is cheaper than `String(decoding:as:)`, which prepares for repairs that
+    /// cannot happen here.
     @inline(__always)
     private func makeString(from start: Int, to stop: Int) -> String {
-        String(decoding: UnsafeBufferPointer(start: base + start, count: stop - start), as: UTF8.self)
+        let source = UnsafeBufferPointer(start: base + start, count: stop - start)
+        return String(unsafeUninitializedCapacity: source.count) { target in
+            _ = target.initialize(from: source)
+            return source.count
+        }
     }
 
     // MARK: - Strings
@@ -214,11 +222,22 @@ public struct JSONParser {
     /// Parses a string body; `index` is just past the opening quote and ends just past the closing one.
     private mutating func parseString() throws(JSONParseError) -> String {
         let start = index
-        // Fast path: plain ASCII without escapes needs no copying besides the String itself.
+        // Fast path: plain ASCII without escapes needs no copying besides the String itself. Whole words are
+        // skipped while none of their bytes is special and the first special byte is located within its word; the
+        // byte loop only runs for the last few bytes of the input, where a whole word cannot be read.
+        while end - index >= 8 {
+            let mask = JSONByteScan.parserStopMask(JSONByteScan.load(base + index))
+            if mask != 0 {
+                index += JSONByteScan.firstMarkedByte(mask)
+                break
+            }
+            index += 8
+        }
         while index < end {
             let byte = base[index]
             if byte == UInt8(ascii: "\"") {
-                let string = makeString(from: start, to: index)
+                let string =
+                    JSONKnownStrings.lookup(base + start, count: index - start) ?? makeString(from: start, to: index)
                 index += 1
                 return string
             }

@@ -7,14 +7,14 @@ struct JSONDecodingReason: Error, Sendable {
 /// Conversions from `JSONValue` to Swift primitives, producing Foundation-compatible `DecodingError`s.
 ///
 /// The path is passed as the container's path plus an optional key and joined only when an error is thrown, because
-/// building a path array for every successful field would dominate the cost of decoding small structs.
+/// building a path array for every successful field would be a large part of the cost of decoding small structs.
 enum JSONUnbox {
-    static func bool(_ value: JSONValue, _ path: [any CodingKey], _ key: (any CodingKey)?) throws -> Bool {
+    static func bool(_ value: JSONValue, _ path: JSONCodingPath, _ key: (any CodingKey)?) throws -> Bool {
         if case .bool(let result) = value { return result }
         throw mismatch(Bool.self, found: value, path, key)
     }
 
-    static func string(_ value: JSONValue, _ path: [any CodingKey], _ key: (any CodingKey)?) throws -> String {
+    static func string(_ value: JSONValue, _ path: JSONCodingPath, _ key: (any CodingKey)?) throws -> String {
         if case .string(let result) = value { return result }
         throw mismatch(String.self, found: value, path, key)
     }
@@ -24,7 +24,7 @@ enum JSONUnbox {
     static func integer<T: FixedWidthInteger>(
         _ value: JSONValue,
         as type: T.Type,
-        _ path: [any CodingKey],
+        _ path: JSONCodingPath,
         _ key: (any CodingKey)?
     ) throws -> T {
         guard case .number(let text) = value else { throw mismatch(T.self, found: value, path, key) }
@@ -49,13 +49,13 @@ enum JSONUnbox {
         )
     }
 
-    static func double(_ value: JSONValue, _ path: [any CodingKey], _ key: (any CodingKey)?) throws -> Double {
+    static func double(_ value: JSONValue, _ path: JSONCodingPath, _ key: (any CodingKey)?) throws -> Double {
         guard case .number(let text) = value else { throw mismatch(Double.self, found: value, path, key) }
         if let result = JSONNumberText.double(text) { return result }
         throw unrepresentable(text, Double.self, path, key)
     }
 
-    static func float(_ value: JSONValue, _ path: [any CodingKey], _ key: (any CodingKey)?) throws -> Float {
+    static func float(_ value: JSONValue, _ path: JSONCodingPath, _ key: (any CodingKey)?) throws -> Float {
         guard case .number(let text) = value else { throw mismatch(Float.self, found: value, path, key) }
         if let result = JSONNumberText.float(text) { return result }
         throw unrepresentable(text, Float.self, path, key)
@@ -65,7 +65,7 @@ enum JSONUnbox {
     static func mismatch(
         _ expected: Any.Type,
         found value: JSONValue,
-        _ path: [any CodingKey],
+        _ path: JSONCodingPath,
         _ key: (any CodingKey)?
     ) -> DecodingError {
         let fullPath = join(path, key)
@@ -93,7 +93,7 @@ enum JSONUnbox {
     static func unrepresentable(
         _ text: String,
         _ type: Any.Type,
-        _ path: [any CodingKey],
+        _ path: JSONCodingPath,
         _ key: (any CodingKey)?
     ) -> DecodingError {
         DecodingError.dataCorrupted(
@@ -113,10 +113,8 @@ enum JSONUnbox {
         )
     }
 
-    @inline(__always)
-    static func join(_ path: [any CodingKey], _ key: (any CodingKey)?) -> [any CodingKey] {
-        guard let key else { return path }
-        return path + [key]
+    static func join(_ path: JSONCodingPath, _ key: (any CodingKey)?) -> [any CodingKey] {
+        path.appending(key).keys
     }
 
     /// An English noun phrase for an expected Swift type ("a string", "an integer", ...).

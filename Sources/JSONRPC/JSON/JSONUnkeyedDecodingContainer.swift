@@ -4,15 +4,17 @@
 /// `valueNotFound`. Element errors carry the element's index in their coding path.
 struct JSONUnkeyedDecodingContainer: UnkeyedDecodingContainer {
     let elements: [JSONValue]
-    let codingPath: [any CodingKey]
+    let path: JSONCodingPath
     let userInfo: [CodingUserInfoKey: Any]
     private(set) var currentIndex = 0
 
-    init(elements: [JSONValue], codingPath: [any CodingKey], userInfo: [CodingUserInfoKey: Any]) {
+    init(elements: [JSONValue], path: JSONCodingPath, userInfo: [CodingUserInfoKey: Any]) {
         self.elements = elements
-        self.codingPath = codingPath
+        self.path = path
         self.userInfo = userInfo
     }
+
+    var codingPath: [any CodingKey] { path.keys }
 
     var count: Int? { elements.count }
 
@@ -24,7 +26,11 @@ struct JSONUnkeyedDecodingContainer: UnkeyedDecodingContainer {
         guard currentIndex < elements.count else {
             throw DecodingError.valueNotFound(
                 type,
-                JSONUnbox.context(codingPath + [currentKey], "Unkeyed container is at end.", reason: "is required")
+                JSONUnbox.context(
+                    JSONUnbox.join(path, currentKey),
+                    "Unkeyed container is at end.",
+                    reason: "is required"
+                )
             )
         }
         return elements[currentIndex]
@@ -44,19 +50,19 @@ struct JSONUnkeyedDecodingContainer: UnkeyedDecodingContainer {
     }
 
     mutating func decode(_ type: Bool.Type) throws -> Bool {
-        advance(returning: try JSONUnbox.bool(peek(type), codingPath, currentKey))
+        advance(returning: try JSONUnbox.bool(peek(type), path, currentKey))
     }
 
     mutating func decode(_ type: String.Type) throws -> String {
-        advance(returning: try JSONUnbox.string(peek(type), codingPath, currentKey))
+        advance(returning: try JSONUnbox.string(peek(type), path, currentKey))
     }
 
     mutating func decode(_ type: Double.Type) throws -> Double {
-        advance(returning: try JSONUnbox.double(peek(type), codingPath, currentKey))
+        advance(returning: try JSONUnbox.double(peek(type), path, currentKey))
     }
 
     mutating func decode(_ type: Float.Type) throws -> Float {
-        advance(returning: try JSONUnbox.float(peek(type), codingPath, currentKey))
+        advance(returning: try JSONUnbox.float(peek(type), path, currentKey))
     }
 
     mutating func decode(_ type: Int.Type) throws -> Int { try integer() }
@@ -71,7 +77,7 @@ struct JSONUnkeyedDecodingContainer: UnkeyedDecodingContainer {
     mutating func decode(_ type: UInt64.Type) throws -> UInt64 { try integer() }
 
     private mutating func integer<T: FixedWidthInteger>() throws -> T {
-        advance(returning: try JSONUnbox.integer(peek(T.self), as: T.self, codingPath, currentKey))
+        advance(returning: try JSONUnbox.integer(peek(T.self), as: T.self, path, currentKey))
     }
 
     mutating func decode<T: Decodable>(_ type: T.Type) throws -> T {
@@ -80,7 +86,7 @@ struct JSONUnkeyedDecodingContainer: UnkeyedDecodingContainer {
             returning: try JSONDecoderImpl.decode(
                 T.self,
                 from: value,
-                codingPath: codingPath,
+                path: path,
                 key: currentKey,
                 userInfo: userInfo
             )
@@ -95,7 +101,7 @@ struct JSONUnkeyedDecodingContainer: UnkeyedDecodingContainer {
             returning: try JSONDecoderImpl.keyedContainer(
                 value,
                 keyedBy: NestedKey.self,
-                codingPath: codingPath + [currentKey],
+                path: path.appending(currentKey),
                 userInfo: userInfo
             )
         )
@@ -105,13 +111,13 @@ struct JSONUnkeyedDecodingContainer: UnkeyedDecodingContainer {
         let value = try peek([JSONValue].self)
         return advance(
             returning: try JSONDecoderImpl.unkeyedContainer(
-                value, codingPath: codingPath + [currentKey], userInfo: userInfo)
+                value, path: path.appending(currentKey), userInfo: userInfo)
         )
     }
 
     mutating func superDecoder() throws -> any Decoder {
         let value = try peek(JSONValue.self)
         return advance(
-            returning: JSONDecoderImpl(value: value, codingPath: codingPath + [currentKey], userInfo: userInfo))
+            returning: JSONDecoderImpl(value: value, path: path.appending(currentKey), userInfo: userInfo))
     }
 }

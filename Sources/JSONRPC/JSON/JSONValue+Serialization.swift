@@ -6,39 +6,19 @@
 extension JSONValue {
     /// Appends the compact JSON text of this value to `bytes`.
     public func serialize(into bytes: inout [UInt8]) {
-        // Sizing first lets the output be written through a raw pointer in one pass, without a capacity and
-        // uniqueness check per byte; the sizing pass is cheap because string lengths are known and the escape scan
-        // is a tight loop.
-        let size = JSONWriter.size(of: self)
-        guard size > 0 else { return }
-        let start = bytes.count
-        bytes.append(contentsOf: repeatElement(0, count: size))
-        bytes.withUnsafeMutableBufferPointer { buffer in
-            var writer = JSONWriter(cursor: buffer.baseAddress! + start)
-            writer.write(self)
-        }
+        JSONWriter.write(self, to: &bytes)
     }
 
     /// The compact JSON text of this value as UTF-8 bytes.
     public var serialized: [UInt8] {
-        let size = JSONWriter.size(of: self)
-        guard size > 0 else { return [] }
-        return [UInt8](unsafeUninitializedCapacity: size) { buffer, initializedCount in
-            var writer = JSONWriter(cursor: buffer.baseAddress!)
-            writer.write(self)
-            initializedCount = size
-        }
+        var bytes: [UInt8] = []
+        JSONWriter.write(self, to: &bytes)
+        return bytes
     }
 
     /// The compact JSON text of this value.
     public var jsonString: String {
-        let size = JSONWriter.size(of: self)
-        guard size > 0 else { return "" }
-        return String(unsafeUninitializedCapacity: size) { buffer in
-            var writer = JSONWriter(cursor: buffer.baseAddress!)
-            writer.write(self)
-            return size
-        }
+        String(decoding: serialized, as: UTF8.self)
     }
 }
 

@@ -20,7 +20,7 @@ public struct JSONValueDecoder: Sendable {
     /// - Throws: `DecodingError` describing the first mismatch.
     public func decode<T: Decodable>(_ type: T.Type, from value: JSONValue) throws -> T {
         let info: [CodingUserInfoKey: Any] = userInfo.isEmpty ? [:] : userInfo.mapValues { $0 as Any }
-        return try JSONDecoderImpl.decode(T.self, from: value, codingPath: [], key: nil, userInfo: info)
+        return try JSONDecoderImpl.decode(T.self, from: value, path: .root, key: nil, userInfo: info)
     }
 
     /// Summarises a decoding error as the offending field and a short reason.
