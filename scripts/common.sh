@@ -6,6 +6,10 @@ export PATH="/opt/swift/usr/bin:$PATH"
 
 log() { printf '[jules] %s\n' "$*" >&2; }
 
+# What building needs (the C libraries behind the system-library targets) and what running needs.
+BUILD_PACKAGES="pkg-config libpq-dev libhiredis-dev libssl-dev"
+SERVER_PACKAGES="postgresql redis-server"
+
 # Installs the Debian packages named, if any is missing. Runs as root on the machines this project targets.
 ensure_packages() {
     local missing=()

@@ -1,5 +1,7 @@
 import JSONRPC
+import Postgres
 import Prometheus
+import Redis
 
 /// Every JSON-RPC method of Jules core, built from the parts the process shares.
 public struct JulesAPI: Sendable {
@@ -10,10 +12,27 @@ public struct JulesAPI: Sendable {
     /// The contract `rpc.discover` returns.
     public var document: OpenRPCDocument
 
-    public init(startedAt: ContinuousClock.Instant, registry: PrometheusCollectorRegistry, document: OpenRPCDocument) {
+    /// The system of record.
+    public var database: PostgresClient
+    /// Hot and shared state.
+    public var redis: RedisClient
+    /// When `health.check` reports a working component as degraded.
+    public var healthThresholds: HealthThresholds
+
+    public init(
+        startedAt: ContinuousClock.Instant,
+        registry: PrometheusCollectorRegistry,
+        document: OpenRPCDocument,
+        database: PostgresClient,
+        redis: RedisClient,
+        healthThresholds: HealthThresholds = HealthThresholds()
+    ) {
         self.startedAt = startedAt
         self.registry = registry
         self.document = document
+        self.database = database
+        self.redis = redis
+        self.healthThresholds = healthThresholds
     }
 
     /// The methods served, one value per method type.
@@ -21,6 +40,7 @@ public struct JulesAPI: Sendable {
         [
             RPCDiscoverMethod(document: document),
             HealthLiveMethod(startedAt: startedAt),
+            HealthCheckMethod(database: database, redis: redis, thresholds: healthThresholds),
             MetricsPrometheusMethod(registry: registry),
         ]
     }

@@ -18,15 +18,14 @@ enum Environment {
     /// An integer from a flag, else from `variable`, else `defaultValue`, within `range`.
     /// - Throws: A validation error naming the flag or the variable and the accepted range.
     static func integer(
-        flag: Int?,
-        flagName: String,
-        variable: String,
-        defaultValue: Int,
+        _ variable: String,
+        flag: (value: Int?, name: String)? = nil,
+        default defaultValue: Int,
         range: ClosedRange<Int>
     ) throws -> Int {
         let (value, source): (Int, String)
-        if let flag {
-            (value, source) = (flag, flagName)
+        if let flag, let flagValue = flag.value {
+            (value, source) = (flagValue, flag.name)
         } else if let text = string(variable) {
             guard let parsed = Int(text) else {
                 throw ValidationError("\(variable) must be an integer, not \"\(text)\"")

@@ -3,6 +3,8 @@ import JSONRPC
 import JulesCore
 import Logging
 import Metrics
+import NIOCore
+import NIOPosix
 import Prometheus
 import ServiceLifecycle
 import UnixSignals
@@ -37,27 +39,55 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Lowest log level written: trace, debug, info, notice, warning, error, critical (JULES_LOG_LEVEL).")
     var logLevel: String?
 
+    @Option(help: "Event loop threads serving connections (JULES_EVENT_LOOP_THREADS, default: one per core).")
+    var eventLoopThreads: Int?
+
     @Option(help: "Seconds to let requests in flight finish on shutdown (JULES_SHUTDOWN_GRACE_SECONDS, default 10).")
     var shutdownGraceSeconds: Int?
 
+    @Flag(help: "Do not apply pending migrations at start-up.")
+    var noMigrate = false
+
     func run() async throws {
         let settings = try ServeSettings(self)
+        let storageSettings = try StorageSettings()
+        let thresholds = try StorageSettings.healthThresholds()
         let startedAt = ContinuousClock.now
-        LoggingSystem.bootstrap(
-            { label, provider in JSONLogHandler(label: label, level: settings.logLevel, metadataProvider: provider) },
-            metadataProvider: CorrelationID.metadataProvider
-        )
+        LogSetup.bootstrap(level: settings.logLevel)
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(JulesMetrics.makeFactory(registry: registry))
         let logger = Logger(label: "jules")
 
-        let api = JulesAPI(startedAt: startedAt, registry: registry, document: try OpenRPCDocument.bundled())
+        let storage: Storage
+        do {
+            storage = try await Storage.connect(storageSettings, withRedis: true, logger: logger)
+            if !noMigrate {
+                let migrator = Migrator(
+                    database: storage.database, migrations: try Migration.embedded(), logger: logger)
+                try await migrator.migrate()
+            }
+        } catch {
+            logger.critical("jules serve could not start", metadata: ["error": .string(String(describing: error))])
+            throw ExitCode.failure
+        }
+        let api = JulesAPI(
+            startedAt: startedAt,
+            registry: registry,
+            document: try OpenRPCDocument.bundled(),
+            database: storage.database,
+            redis: storage.redis!,
+            healthThresholds: thresholds
+        )
+        let eventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: settings.eventLoopThreads)
         let router = JSONRPCRouter(
             methods: api.methods,
             configuration: .init(maximumBatchSize: settings.maximumBatchSize),
             logger: logger
         )
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        // Shut down in reverse order: the servers drain first, then the storage clients close.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: StorageShutdownService(storage: storage))
+        ]
         if let path = settings.socketPath {
             let server = UnixSocketServer(
                 configuration: .init(
@@ -67,6 +97,7 @@ struct Serve: AsyncParsableCommand {
                     maximumInFlightPerConnection: settings.maximumInFlight
                 ),
                 router: router,
+                eventLoopGroup: eventLoopGroup,
                 logger: logger
             )
             services.append(.init(service: server, successTerminationBehavior: .gracefullyShutdownGroup))
@@ -78,6 +109,7 @@ struct Serve: AsyncParsableCommand {
                     maximumInFlight: settings.maximumInFlight
                 ),
                 router: router,
+                eventLoopGroup: eventLoopGroup,
                 logger: logger
             )
             // Standard input ending is how a parent process says it is done: the whole service stops.
@@ -94,8 +126,10 @@ struct Serve: AsyncParsableCommand {
             try await ServiceGroup(configuration: configuration).run()
         } catch {
             logger.critical("jules serve stopped on an error", metadata: ["error": .string("\(error)")])
+            try? await eventLoopGroup.shutdownGracefully()
             throw ExitCode.failure
         }
+        try? await eventLoopGroup.shutdownGracefully()
         logger.info("jules serve stopped")
     }
 }
@@ -110,6 +144,7 @@ struct ServeSettings {
     var maximumInFlight: Int
     var logLevel: Logger.Level
     var shutdownGraceSeconds: Int
+    var eventLoopThreads: Int
 
     init(_ command: Serve) throws {
         socketPath = command.socket ?? Environment.string("JULES_SOCKET")
@@ -117,45 +152,49 @@ struct ServeSettings {
         guard socketPath != nil || stdio else {
             throw ValidationError("nothing to serve on: give --socket PATH (or JULES_SOCKET), --stdio, or both")
         }
+        if let socketPath {
+            // Checked before connecting to anything, so a bad path fails fast.
+            do {
+                _ = try UnixSocketPath(socketPath)
+            } catch {
+                throw ValidationError(error.description)
+            }
+        }
         let modeText = command.socketMode ?? Environment.string("JULES_SOCKET_MODE") ?? "0600"
         guard let mode = UInt32(modeText, radix: 8), mode <= 0o777 else {
             throw ValidationError("--socket-mode (JULES_SOCKET_MODE) must be octal permission bits such as 0600")
         }
         socketMode = mode
         maximumMessageBytes = try Environment.integer(
-            flag: command.maxMessageBytes,
-            flagName: "--max-message-bytes",
-            variable: "JULES_MAX_MESSAGE_BYTES",
-            defaultValue: 16 * 1024 * 1024,
+            "JULES_MAX_MESSAGE_BYTES",
+            flag: (command.maxMessageBytes, "--max-message-bytes"),
+            default: 16 * 1024 * 1024,
             range: 1024...(1 << 30)
         )
         maximumBatchSize = try Environment.integer(
-            flag: command.maxBatch,
-            flagName: "--max-batch",
-            variable: "JULES_MAX_BATCH",
-            defaultValue: 100,
+            "JULES_MAX_BATCH",
+            flag: (command.maxBatch, "--max-batch"),
+            default: 100,
             range: 1...10_000
         )
         maximumInFlight = try Environment.integer(
-            flag: command.maxInFlight,
-            flagName: "--max-in-flight",
-            variable: "JULES_MAX_IN_FLIGHT",
-            defaultValue: 64,
+            "JULES_MAX_IN_FLIGHT",
+            flag: (command.maxInFlight, "--max-in-flight"),
+            default: 64,
             range: 1...10_000
         )
         shutdownGraceSeconds = try Environment.integer(
-            flag: command.shutdownGraceSeconds,
-            flagName: "--shutdown-grace-seconds",
-            variable: "JULES_SHUTDOWN_GRACE_SECONDS",
-            defaultValue: 10,
+            "JULES_SHUTDOWN_GRACE_SECONDS",
+            flag: (command.shutdownGraceSeconds, "--shutdown-grace-seconds"),
+            default: 10,
             range: 0...3600
         )
-        let levelText = command.logLevel ?? Environment.string("JULES_LOG_LEVEL") ?? "info"
-        guard let level = Logger.Level(rawValue: levelText.lowercased()) else {
-            throw ValidationError(
-                "--log-level (JULES_LOG_LEVEL) must be one of trace, debug, info, notice, warning, error, critical"
-            )
-        }
-        logLevel = level
+        eventLoopThreads = try Environment.integer(
+            "JULES_EVENT_LOOP_THREADS",
+            flag: (command.eventLoopThreads, "--event-loop-threads"),
+            default: System.coreCount,
+            range: 1...256
+        )
+        logLevel = try LogSetup.level(flag: command.logLevel)
     }
 }

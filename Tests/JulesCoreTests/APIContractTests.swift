@@ -4,7 +4,9 @@ import JSONRPC
 import JulesCore
 import Logging
 import NIOCore
+import Postgres
 import Prometheus
+import Redis
 import Testing
 
 /// The router and `schema/openrpc.json` describe the same API.
@@ -14,8 +16,21 @@ import Testing
         return "/" + parts.joined(separator: "/")
     }()
 
+    /// The API with storage clients that are never connected: these tests touch no server.
     static func makeAPI(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) throws -> JulesAPI {
-        JulesAPI(startedAt: .now, registry: registry, document: try OpenRPCDocument.bundled())
+        let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        return JulesAPI(
+            startedAt: .now,
+            registry: registry,
+            document: try OpenRPCDocument.bundled(),
+            database: PostgresClient(
+                configuration: try PostgresConfiguration(
+                    connectionString: "postgresql://nobody@/none?host=/nonexistent"),
+                logger: logger
+            ),
+            redis: RedisClient(
+                configuration: try RedisConfiguration(url: "unix:///nonexistent/redis.sock"), logger: logger)
+        )
     }
 
     static func router(_ api: JulesAPI) -> JSONRPCRouter {

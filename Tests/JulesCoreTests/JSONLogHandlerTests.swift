@@ -21,7 +21,10 @@ final class CapturingSink: LogSink {
         let sink = CapturingSink()
         let logger = Logger(label: "jules") { label in JSONLogHandler(label: label, level: .debug, sink: sink) }
         await CorrelationID.withValue("req-42") {
-            logger.info("hello\nworld", metadata: ["method": "health.live", "count": .stringConvertible(3)])
+            logger.info(
+                "hello\nworld",
+                metadata: ["method": "health.live", "count": .stringConvertible(3), "error": "metadata error"]
+            )
         }
         logger.debug("outside")
         logger.trace("dropped")
@@ -34,6 +37,7 @@ final class CapturingSink: LogSink {
         #expect(first["correlation_id"] == "req-42")
         #expect(first["method"] == "health.live")
         #expect(first["count"] == 3, "numbers stay numbers")
+        #expect(first["error"] == "metadata error")
         let time = try #require(first["time"]?.stringValue)
         #expect(time.count == 24 && time.hasSuffix("Z") && time.dropFirst(10).first == "T")
         let second = try JSONParser.parse(lines[1])

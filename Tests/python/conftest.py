@@ -2,15 +2,12 @@
 import os
 import pathlib
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-FIXTURES = ROOT / "Tests" / "Fixtures"
+from service_support import wait_for_socket
 
 
 @pytest.fixture(scope="session")
@@ -27,20 +24,6 @@ def short_tmp():
     folder = tempfile.mkdtemp(prefix="jules-py-", dir="/tmp")
     yield pathlib.Path(folder)
     shutil.rmtree(folder, ignore_errors=True)
-
-
-def wait_for_socket(path, process, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"jules exited early with {process.returncode}")
-        try:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-                probe.connect(str(path))
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"{path} never accepted a connection")
 
 
 @pytest.fixture

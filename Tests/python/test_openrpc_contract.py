@@ -5,7 +5,7 @@ from jsonschema import Draft7Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
-from conftest import FIXTURES, ROOT
+from service_support import FIXTURES, ROOT
 
 META_SCHEMA = FIXTURES / "vectors" / "openrpc" / "meta-schema.json"
 

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import wait_for_socket
+from service_support import wait_for_socket
 
 
 def call(path, request):
@@ -64,6 +64,16 @@ def test_killed_server_leaves_a_stale_socket_that_the_next_one_replaces(jules_bi
         assert second.wait(timeout=30) == 0
 
 
+def storage_env(**overrides):
+    """The environment with only the storage URLs of the JULES_ variables, plus `overrides`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JULES_")}
+    for name in ("JULES_DATABASE_URL", "JULES_REDIS_URL"):
+        if name in os.environ:
+            env[name] = os.environ[name]
+    env.update(overrides)
+    return env
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -76,11 +86,35 @@ def test_killed_server_leaves_a_stale_socket_that_the_next_one_replaces(jules_bi
 )
 def test_bad_configuration_is_a_clear_error(jules_bin, args, message):
     result = subprocess.run(
-        [jules_bin, "serve", *args],
-        capture_output=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-        env={k: v for k, v in os.environ.items() if not k.startswith("JULES_")},
+        [jules_bin, "serve", *args], capture_output=True, timeout=60, stdin=subprocess.DEVNULL, env=storage_env()
     )
     assert result.returncode != 0
     assert message in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("missing", ["JULES_DATABASE_URL", "JULES_REDIS_URL"])
+def test_missing_storage_url_names_the_variable(jules_bin, missing):
+    env = storage_env()
+    env.pop(missing, None)
+    result = subprocess.run(
+        [jules_bin, "serve", "--stdio"], capture_output=True, timeout=60, stdin=subprocess.DEVNULL, env=env
+    )
+    assert result.returncode != 0
+    assert missing.encode() + b" is not set" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(
+    "variable, url, what",
+    [
+        ("JULES_DATABASE_URL", "postgresql://jules:hunter2secret@/jules?host=/nonexistent/pg", b"PostgreSQL"),
+        ("JULES_REDIS_URL", "redis://:hunter2secret@127.0.0.1:1/0", b"Redis"),
+    ],
+)
+def test_unreachable_server_at_startup_is_named_without_its_password(jules_bin, variable, url, what):
+    env = storage_env(**{variable: url, "JULES_STARTUP_TIMEOUT_SECONDS": "1"})
+    result = subprocess.run(
+        [jules_bin, "serve", "--stdio"], capture_output=True, timeout=120, stdin=subprocess.DEVNULL, env=env
+    )
+    assert result.returncode != 0
+    assert b"cannot reach " + what in result.stderr, result.stderr
+    assert b"hunter2secret" not in result.stderr

@@ -15,22 +15,23 @@ struct JSONRPCConnection {
     let logger: Logger
 
     func run() async {
-        let allocator = channel.channel.allocator
+        await withTaskExecutorPreference(EventLoopTaskExecutor(channel.channel.eventLoop)) {
+            await serve()
+        }
+    }
+
+    private func serve() async {
         do {
             try await channel.executeThenClose { inbound, outbound in
                 let slots = AsyncSemaphore(value: maximumInFlight)
                 try await withThrowingDiscardingTaskGroup { group in
-                    for try await frame in inbound.cancelOnGracefulShutdown() {
-                        try await slots.wait()
-                        let closeAfterwards: Bool
-                        if case .unrecoverable = frame.kind { closeAfterwards = true } else { closeAfterwards = false }
-                        group.addTask {
-                            defer { slots.signal() }
-                            guard let response = await respond(to: frame) else { return }
-                            // A client that went away cannot be answered; its other requests still finish.
-                            try? await outbound.write(frame.framing.frame(response, allocator: allocator))
-                        }
-                        if closeAfterwards { break }
+                    // On graceful shutdown the input side is closed: the loop below then sees the end of the
+                    // stream, while the requests in flight go on and write their responses. (Wrapping the stream
+                    // in cancelOnGracefulShutdown() would route every frame through an extra task.)
+                    try await withGracefulShutdownHandler {
+                        try await readFrames(inbound, into: &group, slots: slots, outbound: outbound)
+                    } onGracefulShutdown: {
+                        channel.channel.close(mode: .input, promise: nil)
                     }
                 }
             }
@@ -38,6 +39,27 @@ struct JSONRPCConnection {
             logger.debug("connection cancelled")
         } catch {
             logger.debug("connection closed with an error", metadata: ["error": .string(String(describing: error))])
+        }
+    }
+
+    private func readFrames(
+        _ inbound: NIOAsyncChannelInboundStream<JSONRPCFrame>,
+        into group: inout ThrowingDiscardingTaskGroup<any Error>,
+        slots: AsyncSemaphore,
+        outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    ) async throws {
+        let allocator = channel.channel.allocator
+        for try await frame in inbound {
+            try await slots.wait()
+            let closeAfterwards: Bool
+            if case .unrecoverable = frame.kind { closeAfterwards = true } else { closeAfterwards = false }
+            group.addTask {
+                defer { slots.signal() }
+                guard let response = await respond(to: frame) else { return }
+                // A client that went away cannot be answered; its other requests still finish.
+                try? await outbound.write(frame.framing.frame(response, allocator: allocator))
+            }
+            if closeAfterwards { break }
         }
     }
 

@@ -9,10 +9,11 @@ import JSONRPC
 import Logging
 
 /// Writes each log event as one JSON object on one line: `time`, `level`, `message`, `correlation_id` when the
-/// event has one, then the rest of the metadata.
+/// event has one, `logger`, then the rest of the metadata in key order.
 ///
-/// Values are written as JSON strings, arrays and objects; newlines in them are escaped, so one event is always
-/// one line and a log line cannot be forged by a value.
+/// Values are written as JSON strings, arrays and objects (numbers and booleans stay typed); newlines in them are
+/// escaped, so one event is always one line and a log line cannot be forged by a value. The line is written
+/// straight into bytes, without building a dictionary: it is on the path of every request.
 public struct JSONLogHandler: LogHandler {
     public var logLevel: Logger.Level
     public var metadata: Logger.Metadata = [:]
@@ -43,32 +44,50 @@ public struct JSONLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var merged = metadata
-        if let provided = metadataProvider?.get() {
-            merged.merge(provided) { _, new in new }
+        // Later sources win: the handler's own metadata, then the provider's, then the event's.
+        var fields: [(key: String, value: Logger.MetadataValue)] = []
+        fields.reserveCapacity(metadata.count + (event.metadata?.count ?? 0) + 2)
+        func add(_ source: Logger.Metadata?) {
+            guard let source else { return }
+            for (key, value) in source {
+                if let index = fields.firstIndex(where: { $0.key == key }) {
+                    fields[index].value = value
+                } else {
+                    fields.append((key, value))
+                }
+            }
         }
-        if let eventMetadata = event.metadata {
-            merged.merge(eventMetadata) { _, new in new }
-        }
-        var object: JSONObject = [
-            "time": .string(LogTimestamp.now()),
-            "level": .string(event.level.rawValue),
-            "message": .string(event.message.description),
-        ]
-        if let correlationID = merged.removeValue(forKey: "correlation_id") {
-            object["correlation_id"] = Self.json(correlationID)
-        }
-        object["logger"] = .string(label)
-        if let error = event.error {
-            object["error"] = .string(String(describing: error))
-        }
-        for key in merged.keys.sorted() {
-            object[key] = Self.json(merged[key]!)
-        }
+        add(metadata)
+        add(metadataProvider?.get())
+        add(event.metadata)
+        fields.sort { $0.key < $1.key }
+
         var line = [UInt8]()
         line.reserveCapacity(256)
-        JSONValue.object(object).serialize(into: &line)
-        line.append(UInt8(ascii: "\n"))
+        line.append(contentsOf: #"{"time":""#.utf8)
+        line.append(contentsOf: LogTimestamp.now().utf8)
+        line.append(contentsOf: #"","level":""#.utf8)
+        line.append(contentsOf: event.level.rawValue.utf8)
+        line.append(contentsOf: #"","message":"#.utf8)
+        JSONValue.string(event.message.description).serialize(into: &line)
+        if let correlationID = fields.first(where: { $0.key == "correlation_id" }) {
+            line.append(contentsOf: #","correlation_id":"#.utf8)
+            Self.json(correlationID.value).serialize(into: &line)
+        }
+        line.append(contentsOf: #","logger":"#.utf8)
+        JSONValue.string(label).serialize(into: &line)
+        if let error = event.error {
+            line.append(contentsOf: #","error":"#.utf8)
+            JSONValue.string(String(describing: error)).serialize(into: &line)
+        }
+        for (key, value) in fields
+        where key != "correlation_id" && key != "logger" && (key != "error" || event.error == nil) {
+            line.append(UInt8(ascii: ","))
+            JSONValue.string(key).serialize(into: &line)
+            line.append(UInt8(ascii: ":"))
+            Self.json(value).serialize(into: &line)
+        }
+        line.append(contentsOf: "}\n".utf8)
         sink.write(line)
     }
 

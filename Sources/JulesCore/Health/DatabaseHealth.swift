@@ -1,0 +1,66 @@
+import Postgres
+
+/// The database part of `health.check`: a round trip, the pool, and the database's size.
+public struct DatabaseHealth: Sendable {
+    public struct Report: Encodable, Sendable {
+        public var status: HealthStatus
+        public var latencyMs: Double?
+        public var pool: PoolReport
+        public var databaseSizeBytes: Int64?
+        public var reasons: [String]
+
+        enum CodingKeys: String, CodingKey {
+            case status, pool, reasons
+            case latencyMs = "latency_ms"
+            case databaseSizeBytes = "database_size_bytes"
+        }
+    }
+
+    let client: PostgresClient
+    let thresholds: HealthThresholds
+
+    func check() async -> Report {
+        let statistics = client.statistics
+        var report = Report(
+            status: .healthy,
+            latencyMs: nil,
+            pool: PoolReport(
+                size: statistics.size,
+                open: statistics.open,
+                inUse: statistics.inUse,
+                idle: statistics.idle,
+                waiting: statistics.waiting
+            ),
+            databaseSizeBytes: nil,
+            reasons: []
+        )
+        let client = self.client
+        do {
+            let measured = try await withTimeout(thresholds.checkTimeout) { () async throws -> (Duration, Int64) in
+                let start = ContinuousClock.now
+                let rows = try await client.query("SELECT pg_database_size(current_database()) AS size")
+                let elapsed = ContinuousClock.now - start
+                return (elapsed, try rows.first?.decode("size", as: Int64.self) ?? 0)
+            }
+            guard let (latency, size) = measured else {
+                report.status = .unhealthy
+                report.reasons.append("no answer within \(thresholds.checkTimeout)")
+                return report
+            }
+            report.latencyMs = latency.milliseconds
+            report.databaseSizeBytes = size
+            if latency > thresholds.databaseLatency {
+                report.status = .degraded
+                report.reasons.append("round trip slower than \(thresholds.databaseLatency)")
+            }
+            if statistics.waiting > 0 {
+                report.status = max(report.status, .degraded)
+                report.reasons.append("\(statistics.waiting) callers waiting for a connection")
+            }
+        } catch {
+            report.status = .unhealthy
+            report.reasons.append(String(describing: error))
+        }
+        return report
+    }
+}

@@ -1,0 +1,143 @@
+import Logging
+import Postgres
+
+/// Applies migrations in order, each in its own transaction, and records each with a checksum of its SQL.
+///
+/// Several instances may start at once: every migration's transaction first takes one transaction-scoped advisory
+/// lock and then re-reads what is applied, so each migration runs exactly once and the others wait and skip it.
+/// A migration edited after it was applied is refused instead of silently diverging from the database.
+public struct Migrator: Sendable {
+    /// The advisory lock key shared by every instance (an arbitrary constant: "jules.migrations").
+    static let lockKey: Int64 = 0x6A75_6C65_735F_6D67
+
+    /// A migration's state in the database.
+    public struct Status: Sendable {
+        public var migration: Migration
+        /// When it was applied; `nil` while pending.
+        public var appliedAt: String?
+    }
+
+    /// Why migrating stopped.
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    private let database: PostgresClient
+    private let migrations: [Migration]
+    private let logger: Logger
+
+    public init(database: PostgresClient, migrations: [Migration], logger: Logger) {
+        self.database = database
+        self.migrations = migrations
+        self.logger = logger
+    }
+
+    /// Applies every pending migration; returns the names of those applied by this call.
+    @discardableResult
+    public func migrate() async throws -> [String] {
+        try await ensureTable()
+        var applied: [String] = []
+        for migration in migrations {
+            let ran = try await database.withTransaction { transaction in
+                _ = try await transaction.query("SELECT pg_advisory_xact_lock($1)", [.int(Self.lockKey)])
+                let existing = try await transaction.query(
+                    "SELECT checksum FROM schema_migrations WHERE version = $1",
+                    [.int(Int64(migration.version))]
+                )
+                let checksum = try await Self.checksum(of: migration, in: transaction)
+                if let row = existing.first {
+                    let recorded: String = try row.decode("checksum")
+                    guard recorded == checksum else { throw Self.editedFailure(migration) }
+                    return false
+                }
+                // Without parameters a statement text may hold several statements (the simple query protocol).
+                _ = try await transaction.query(migration.sql)
+                _ = try await transaction.query(
+                    "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                    [.int(Int64(migration.version)), .text(migration.name), .text(checksum)]
+                )
+                return true
+            }
+            if ran {
+                logger.info("migration applied", metadata: ["migration": .string(migration.name)])
+                applied.append(migration.name)
+            }
+        }
+        try await checkNoUnknownVersions()
+        return applied
+    }
+
+    /// Every migration of this build with when it was applied, and any edited or unknown one reported as an error.
+    public func status() async throws -> [Status] {
+        try await ensureTable()
+        let rows = try await database.query(
+            "SELECT version, checksum, to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS at "
+                + "FROM schema_migrations ORDER BY version"
+        )
+        var applied: [Int: (checksum: String, at: String)] = [:]
+        for row in rows {
+            let version: Int64 = try row.decode("version")
+            applied[Int(version)] = (try row.decode("checksum"), try row.decode("at"))
+        }
+        var result: [Status] = []
+        for migration in migrations {
+            if let record = applied[migration.version] {
+                let checksum = try await database.query(
+                    "SELECT encode(sha256(convert_to($1, 'UTF8')), 'hex') AS checksum",
+                    [.text(migration.sql)]
+                ).first?.decode("checksum", as: String.self)
+                guard checksum == record.checksum else { throw Self.editedFailure(migration) }
+            }
+            result.append(Status(migration: migration, appliedAt: applied[migration.version]?.at))
+        }
+        try await checkNoUnknownVersions()
+        return result
+    }
+
+    private func ensureTable() async throws {
+        // Created outside the migrations themselves: it is what records them. IF NOT EXISTS under the same lock
+        // keeps two instances starting together from racing on it.
+        _ = try await database.withTransaction { transaction in
+            _ = try await transaction.query("SELECT pg_advisory_xact_lock($1)", [.int(Self.lockKey)])
+            _ = try await transaction.query(
+                """
+                CREATE TABLE IF NOT EXISTS schema_migrations (
+                    version    integer     PRIMARY KEY CHECK (version > 0),
+                    name       text        NOT NULL,
+                    checksum   text        NOT NULL,
+                    applied_at timestamptz NOT NULL DEFAULT now()
+                )
+                """
+            )
+        }
+    }
+
+    private func checkNoUnknownVersions() async throws {
+        let known = Set(migrations.map(\.version))
+        let rows = try await database.query("SELECT version, name FROM schema_migrations ORDER BY version")
+        for row in rows {
+            let version: Int64 = try row.decode("version")
+            if !known.contains(Int(version)) {
+                let name: String = try row.decode("name")
+                throw Failure(
+                    description: "the database has migration \(name), which this build does not know: "
+                        + "it was migrated by a newer version of jules"
+                )
+            }
+        }
+    }
+
+    private static func checksum(of migration: Migration, in transaction: PostgresTransaction) async throws -> String {
+        try await transaction.query(
+            "SELECT encode(sha256(convert_to($1, 'UTF8')), 'hex') AS checksum",
+            [.text(migration.sql)]
+        ).first!.decode("checksum")
+    }
+
+    private static func editedFailure(_ migration: Migration) -> Failure {
+        Failure(
+            description: "migration \(migration.name) was changed after it was applied; "
+                + "restore its original text and put the change in a new migration"
+        )
+    }
+}
