@@ -107,6 +107,9 @@ let package = Package(
         .executableTarget(
             name: "jules-bench",
             dependencies: [
+                "Postgres",
+                "Redis",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -7,8 +7,8 @@ import Synchronization
 
 /// A Redis client over hiredis, with a pool of connections.
 ///
-/// hiredis is synchronous, so every call into it runs on a `NIOThreadPool` that the client owns (one thread per
-/// connection unless ``RedisConfiguration/threadCount`` says otherwise); callers only await. Nothing blocks a
+/// hiredis is synchronous, so every call into it runs on a `NIOThreadPool` that the client owns (see
+/// ``RedisConfiguration/threadCount``); callers only await. Nothing blocks a
 /// SwiftNIO event loop or the Swift concurrency pool. Tasks that mostly talk to Redis can run on the client's
 /// threads (``executor``) and skip the hop there and back.
 ///
@@ -46,9 +46,9 @@ public final class RedisClient: Sendable {
         configuration.poolSize = max(1, configuration.poolSize)
         self.configuration = configuration
         self.logger = logger
-        // One thread per connection by default: each blocks in read() while its command is in flight, so a slow
-        // command (BLPOP, XREAD BLOCK) never delays another. See `RedisConfiguration.threadCount`.
-        self.threadPool = NIOThreadPool(numberOfThreads: max(1, configuration.threadCount ?? configuration.poolSize))
+        // Each thread blocks in read() while its command is in flight; see `RedisConfiguration.threadCount` for the
+        // trade-off between fewer threads (less switching) and one per connection (no queueing behind BLPOP).
+        self.threadPool = NIOThreadPool(numberOfThreads: configuration.effectiveThreadCount)
         self.threadPool.start()
         self.threadPoolExecutor = RedisThreadPoolExecutor(threadPool: self.threadPool)
         self.pool = RedisConnectionPool(

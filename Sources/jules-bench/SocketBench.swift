@@ -1,0 +1,229 @@
+import ArgumentParser
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// A closed-loop load generator for line-based request/response servers on a Unix socket.
+///
+/// Each connection keeps exactly one request in flight: it sends a line, waits for one line back, and sends the
+/// next. The same client measures Jules (JSON-RPC lines) and a reference such as `redis-server` answering `PING`
+/// (`--raw PING`), so the two figures can be compared as a ratio taken in the same run.
+struct SocketBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "socket",
+        abstract: "Closed-loop load generator for a Unix-socket line protocol (Jules JSON-RPC, or raw lines)."
+    )
+
+    @Option(help: "The Unix socket to load.")
+    var socket: String
+
+    @Option(help: "Concurrent connections, each with one request in flight.")
+    var connections = 50
+
+    @Option(help: "Seconds to measure, after the warm-up.")
+    var duration = 10.0
+
+    @Option(help: "Seconds of load before measuring starts.")
+    var warmup = 2.0
+
+    @Option(help: "The JSON-RPC method to call.")
+    var method = "health.live"
+
+    @Option(help: "The JSON-RPC params, as JSON text.")
+    var params: String?
+
+    @Option(help: "Send this line as it is instead of a JSON-RPC request (e.g. PING for redis-server).")
+    var raw: String?
+
+    @Option(help: "Event loop threads of the client.")
+    var threads = 1
+
+    @Option(help: "A name for this run in the output.")
+    var label: String?
+
+    func validate() throws {
+        guard connections > 0, connections <= 10_000 else { throw ValidationError("--connections must be 1...10000") }
+        guard duration > 0, warmup >= 0 else { throw ValidationError("--duration must be > 0 and --warmup >= 0") }
+        guard threads > 0 else { throw ValidationError("--threads must be at least 1") }
+    }
+
+    func run() async throws {
+        let line: String
+        if let raw {
+            line = raw
+        } else {
+            let paramsText = params.map { #","params":\#($0)"# } ?? ""
+            line = #"{"jsonrpc":"2.0","id":1,"method":"\#(method)"\#(paramsText)}"#
+        }
+        var request = ByteBuffer(string: line)
+        request.writeString(raw != nil ? "\r\n" : "\n")
+
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        let run = BenchRun()
+        var channels: [any Channel] = []
+        for _ in 0..<connections {
+            let channel = try await ClientBootstrap(group: group)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(
+                            ClosedLoopHandler(request: request, run: run, checkErrors: raw == nil)
+                        )
+                    }
+                }
+                .connect(unixDomainSocketPath: socket)
+                .get()
+            channels.append(channel)
+        }
+        try await Task.sleep(for: .seconds(warmup))
+        let start = NIODeadline.now().uptimeNanoseconds
+        try await Task.sleep(for: .seconds(duration))
+        let end = NIODeadline.now().uptimeNanoseconds
+        run.stop()
+        for channel in channels {
+            try? await channel.close()
+        }
+        try await group.shutdownGracefully()
+
+        let report = run.report(from: start, to: end)
+        let name = label ?? (raw != nil ? "raw \(line)" : method)
+        print(report.text(name: name, connections: connections))
+        print(report.json(name: name, connections: connections))
+    }
+}
+
+/// What all connections of a run have measured, shared across event loop threads under a lock (taken once per
+/// response, uncontended with one client thread).
+final class BenchRun: Sendable {
+    private struct State {
+        var stopped = false
+        /// (completion time, latency) of every response, in nanoseconds.
+        var samples: [(UInt64, UInt64)] = []
+        var errors = 0
+    }
+
+    private let state = NIOLockedValueBox(State())
+
+    init() {
+        state.withLockedValue { $0.samples.reserveCapacity(4_000_000) }
+    }
+
+    /// Records a response; returns whether the connection should send another request.
+    func record(completedAt: UInt64, latency: UInt64, isError: Bool) -> Bool {
+        state.withLockedValue { state in
+            state.samples.append((completedAt, latency))
+            if isError { state.errors += 1 }
+            return !state.stopped
+        }
+    }
+
+    func stop() {
+        state.withLockedValue { $0.stopped = true }
+    }
+
+    func report(from start: UInt64, to end: UInt64) -> BenchReport {
+        state.withLockedValue { state in
+            let window = state.samples.filter { $0.0 >= start && $0.0 < end }
+            let latencies = window.map(\.1).sorted()
+            return BenchReport(
+                requests: latencies.count,
+                seconds: Double(end - start) / 1e9,
+                latencies: latencies,
+                errors: state.errors
+            )
+        }
+    }
+}
+
+struct BenchReport {
+    var requests: Int
+    var seconds: Double
+    var latencies: [UInt64]
+    var errors: Int
+
+    var requestsPerSecond: Double { Double(requests) / seconds }
+
+    func percentileMicroseconds(_ fraction: Double) -> Double {
+        guard !latencies.isEmpty else { return 0 }
+        let index = min(latencies.count - 1, Int((Double(latencies.count) * fraction).rounded(.up)) - 1)
+        return Double(latencies[max(0, index)]) / 1000
+    }
+
+    func text(name: String, connections: Int) -> String {
+        func format(_ value: Double) -> String { String(Int(value.rounded())) }
+        return """
+            \(name): \(connections) connections, \(requests) requests in \(String(format: seconds)) s
+              requests/s: \(format(requestsPerSecond))
+              latency p50 \(format(percentileMicroseconds(0.5))) µs, p99 \(format(percentileMicroseconds(0.99))) µs, \
+            p999 \(format(percentileMicroseconds(0.999))) µs
+              error responses: \(errors)
+            """
+    }
+
+    func json(name: String, connections: Int) -> String {
+        let escaped = name.replacingOccurrences("\\", "\\\\").replacingOccurrences("\"", "\\\"")
+        return """
+            {"label":"\(escaped)","connections":\(connections),"requests":\(requests),"seconds":\(seconds),\
+            "rps":\(Int(requestsPerSecond.rounded())),"p50_us":\(percentileMicroseconds(0.5)),\
+            "p99_us":\(percentileMicroseconds(0.99)),"p999_us":\(percentileMicroseconds(0.999)),"errors":\(errors)}
+            """
+    }
+}
+
+extension String {
+    fileprivate init(format seconds: Double) {
+        self = String(Double(Int(seconds * 100)) / 100)
+    }
+
+    fileprivate func replacingOccurrences(_ target: String, _ replacement: String) -> String {
+        split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
+    }
+}
+
+/// One connection: sends the request, waits for a full line back, records it, sends again.
+final class ClosedLoopHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let request: ByteBuffer
+    private let run: BenchRun
+    private let checkErrors: Bool
+    private var sentAt: UInt64 = 0
+    private var pending = ByteBuffer()
+
+    init(request: ByteBuffer, run: BenchRun, checkErrors: Bool) {
+        self.request = request
+        self.run = run
+        self.checkErrors = checkErrors
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        send(context: context)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var buffer = unwrapInboundIn(data)
+        pending.writeBuffer(&buffer)
+        while let newline = pending.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) {
+            let length = newline - pending.readerIndex + 1
+            let isError =
+                checkErrors && pending.readableBytesView[pending.readerIndex..<newline].starts(with: errorPrefix)
+            pending.moveReaderIndex(forwardBy: length)
+            let now = NIODeadline.now().uptimeNanoseconds
+            if run.record(completedAt: now, latency: now - sentAt, isError: isError) {
+                send(context: context)
+            }
+        }
+        pending.discardReadBytes()
+    }
+
+    private let errorPrefix = Array(#"{"jsonrpc":"2.0","error""#.utf8)
+
+    private func send(context: ChannelHandlerContext) {
+        sentAt = NIODeadline.now().uptimeNanoseconds
+        context.writeAndFlush(wrapOutboundOut(request), promise: nil)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}
