@@ -8,6 +8,14 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
+/// What the Postgres and Redis wrappers build on: a thread pool for the blocking C calls, locks, and logging.
+let storageClientDependencies: [Target.Dependency] = [
+    .product(name: "NIOCore", package: "swift-nio"),
+    .product(name: "NIOPosix", package: "swift-nio"),
+    .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+    .product(name: "Logging", package: "swift-log"),
+]
+
 let package = Package(
     name: "jules-core",
     platforms: [.macOS(.v15)],
@@ -35,24 +43,16 @@ let package = Package(
         .target(
             name: "Postgres",
             dependencies: [
-                "CLibPQ",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
+                "CLibPQ"
+            ] + storageClientDependencies,
             swiftSettings: swiftSettings
         ),
         // Redis through hiredis: pool, binary-safe commands, pipelines, scripts. Knows nothing of Jules.
         .target(
             name: "Redis",
             dependencies: [
-                "CHiredis",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
+                "CHiredis"
+            ] + storageClientDependencies,
             swiftSettings: swiftSettings
         ),
         // JSON-RPC 2.0: JSON values, framing, router and the SwiftNIO servers. Knows nothing of Jules.
@@ -131,12 +131,8 @@ let package = Package(
         .testTarget(
             name: "PostgresTests",
             dependencies: [
-                "Postgres",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
+                "Postgres"
+            ] + storageClientDependencies,
             swiftSettings: swiftSettings
         ),
         .testTarget(

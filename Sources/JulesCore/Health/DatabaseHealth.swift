@@ -24,13 +24,7 @@ public struct DatabaseHealth: Sendable {
         var report = Report(
             status: .healthy,
             latencyMs: nil,
-            pool: PoolReport(
-                size: statistics.size,
-                open: statistics.open,
-                inUse: statistics.inUse,
-                idle: statistics.idle,
-                waiting: statistics.waiting
-            ),
+            pool: PoolReport(statistics),
             databaseSizeBytes: nil,
             reasons: []
         )

@@ -1,3 +1,6 @@
+import Postgres
+import Redis
+
 /// A component's verdict, ordered from best to worst so the overall status is the maximum.
 public enum HealthStatus: String, Sendable, Encodable, Comparable {
     case healthy
@@ -50,6 +53,28 @@ public struct PoolReport: Sendable, Encodable {
     enum CodingKeys: String, CodingKey {
         case size, open, idle, waiting
         case inUse = "in_use"
+    }
+}
+
+extension PoolReport {
+    init(_ statistics: PostgresPoolStatistics) {
+        self.init(
+            size: statistics.size,
+            open: statistics.open,
+            inUse: statistics.inUse,
+            idle: statistics.idle,
+            waiting: statistics.waiting
+        )
+    }
+
+    init(_ statistics: RedisPoolStatistics) {
+        self.init(
+            size: statistics.size,
+            open: statistics.open,
+            inUse: statistics.inUse,
+            idle: statistics.idle,
+            waiting: statistics.waiting
+        )
     }
 }
 

@@ -27,13 +27,7 @@ public struct RedisHealth: Sendable {
         let statistics = client.statistics
         var report = Report(
             status: .healthy,
-            pool: PoolReport(
-                size: statistics.size,
-                open: statistics.open,
-                inUse: statistics.inUse,
-                idle: statistics.idle,
-                waiting: statistics.waiting
-            ),
+            pool: PoolReport(statistics),
             reasons: []
         )
         let client = self.client
