@@ -55,8 +55,7 @@ struct SocketBench: AsyncParsableCommand {
             let paramsText = params.map { #","params":\#($0)"# } ?? ""
             line = #"{"jsonrpc":"2.0","id":1,"method":"\#(method)"\#(paramsText)}"#
         }
-        var request = ByteBuffer(string: line)
-        request.writeString(raw != nil ? "\r\n" : "\n")
+        let request = ByteBuffer(string: line + (raw != nil ? "\r\n" : "\n"))
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let run = BenchRun()

@@ -25,7 +25,7 @@ struct EncoderTests {
 
     @Test(arguments: [
         (3.0, "3.0"), (0.1, "0.1"), (-0.0, "-0.0"), (1e20, "1e+20"), (1e-7, "1e-07"), (123456.789, "123456.789"),
-        (Double.greatestFiniteMagnitude, "1.7976931348623157e+308"), (5e-324, "5e-324"),
+        (Double.greatestFiniteMagnitude, "1.7976931348623157e+308"), (Double.leastNonzeroMagnitude, "5e-324"),
     ])
     func doublesUseShortestRoundTripText(_ double: Double, _ text: String) throws {
         let value = try encoder.encode(double)
