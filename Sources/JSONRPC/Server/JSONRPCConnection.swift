@@ -56,10 +56,23 @@ struct JSONRPCConnection {
             group.addTask {
                 defer { slots.signal() }
                 guard let response = await respond(to: frame) else { return }
-                // A client that went away cannot be answered; its other requests still finish.
-                try? await outbound.write(frame.framing.frame(response, allocator: allocator))
+                await write(frame.framing.frame(response, allocator: allocator))
             }
             if closeAfterwards { break }
+        }
+    }
+
+    /// Writes a response straight to the channel (the task runs on its event loop, so this is a direct write).
+    ///
+    /// While the peer is not reading and the channel is not writable, the request's slot is held until its response
+    /// has left: at most `maximumInFlight` responses then wait in memory, and reading stops. A client that went away
+    /// cannot be answered; its other requests still finish.
+    private func write(_ buffer: ByteBuffer) async {
+        let channel = self.channel.channel
+        if channel.isWritable {
+            channel.writeAndFlush(buffer, promise: nil)
+        } else {
+            try? await channel.writeAndFlush(buffer).get()
         }
     }
 
