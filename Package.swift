@@ -55,6 +55,8 @@ let package = Package(
             ] + storageClientDependencies,
             swiftSettings: swiftSettings
         ),
+        // Fernet tokens, key rotation, blind indexes and constant-time comparison over libcrypto.
+        .target(name: "JulesSecurity", dependencies: ["COpenSSL"], swiftSettings: swiftSettings),
         // JSON-RPC 2.0: JSON values, framing, router and the SwiftNIO servers. Knows nothing of Jules.
         .target(
             name: "JSONRPC",
@@ -141,6 +143,13 @@ let package = Package(
                 "Redis",
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "JulesSecurityTests",
+            dependencies: ["JulesSecurity"],
+            // The Fernet vectors are read from disk via #filePath, not bundled as resources.
+            exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
