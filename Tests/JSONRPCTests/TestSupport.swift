@@ -2,6 +2,7 @@ import CoreMetrics
 import JSONRPC
 import Logging
 import NIOCore
+import Synchronization
 
 /// Loggers and routers for tests: nothing is printed, nothing is recorded globally.
 enum TestSupport {
@@ -118,6 +119,7 @@ enum SpecMethods {
         }
 
         func handle(_ params: Params, context: RequestContext) async throws -> String {
+            if let tag = params.tag { StartedRequests.mark(tag) }
             try await Task.sleep(for: .milliseconds(params.ms))
             return params.tag ?? "slept"
         }
@@ -138,6 +140,20 @@ enum SpecMethods {
         func handle(_ params: Params, context: RequestContext) async throws -> String {
             if params.kind == "not_found" { throw JSONRPCError.notFound("No such recipe") }
             throw SecretError()
+        }
+    }
+}
+
+/// Tags of `test.sleep` requests whose handler has started, so a test can wait for "running" instead of guessing
+/// with a sleep.
+enum StartedRequests {
+    private static let tags = Mutex<Set<String>>([])
+
+    static func mark(_ tag: String) { tags.withLock { _ = $0.insert(tag) } }
+
+    static func waitFor(_ tag: String) async throws {
+        for _ in 0..<2000 where !tags.withLock({ $0.contains(tag) }) {
+            try await Task.sleep(for: .milliseconds(5))
         }
     }
 }

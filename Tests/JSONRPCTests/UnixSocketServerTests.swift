@@ -230,12 +230,11 @@ import Testing
             }
             let client = try #require(channel)
             try await client.executeThenClose { inbound, outbound in
-                try await outbound.write(
-                    ByteBuffer(
-                        string: #"{"jsonrpc":"2.0","method":"test.sleep","params":{"ms":300},"id":"inflight"}"# + "\n")
-                )
-                // Let the request be read before the shutdown starts.
-                try await Task.sleep(for: .milliseconds(100))
+                let tag = "inflight-\(UInt32.random(in: 0...UInt32.max))"
+                let request = #"{"jsonrpc":"2.0","method":"test.sleep","params":{"ms":300,"tag":"\#(tag)"},"id":1}"#
+                try await outbound.write(ByteBuffer(string: request + "\n"))
+                // The shutdown starts once the request is running, not after a guessed pause.
+                try await StartedRequests.waitFor(tag)
                 await group.triggerGracefulShutdown()
                 var iterator = inbound.makeAsyncIterator()
                 let frame = try await iterator.next()
@@ -244,7 +243,7 @@ import Testing
                     return
                 }
                 let response = try JSONParser.parse(Array(buffer.readableBytesView))
-                #expect(response["result"] == "slept")
+                #expect(response["result"]?.stringValue == tag)
                 #expect(try await iterator.next() == nil, "the server closes the connection afterwards")
             }
             try await tasks.waitForAll()

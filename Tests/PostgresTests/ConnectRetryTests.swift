@@ -18,7 +18,8 @@ import Testing
         let error = await expectPostgresError { try await client.connect(retryFor: .seconds(1)) }
         let elapsed = start.duration(to: clock.now)
         #expect(error?.code == .connectionFailed)
-        #expect(elapsed >= .seconds(1) && elapsed < .seconds(3), "took \(elapsed)")
+        // Only a gross upper bound: it gives up rather than retrying for ever (a loaded machine is slow, not wrong).
+        #expect(elapsed >= .seconds(1) && elapsed < .seconds(30), "took \(elapsed)")
         let description = error?.description ?? ""
         #expect(description.contains("host=\(folder.path)"))
         #expect(description.contains("dbname=jules"))

@@ -7,12 +7,9 @@ struct PoolTests {
     @Test func statementTimeoutIsReportedAsTimeout() async throws {
         try await TestDatabase.withClient(try TestDatabase.configuration { $0.statementTimeout = .milliseconds(50) }) {
             client in
-            let clock = ContinuousClock()
-            let start = clock.now
             let error = await expectPostgresError { _ = try await client.query("SELECT pg_sleep(2)") }
             #expect(error?.code == .timeout)
             #expect(error?.sqlState == "57014")
-            #expect(start.duration(to: clock.now) < .seconds(1))
             // The connection survives a statement timeout.
             let rows = try await client.query("SELECT 1")
             #expect(rows.count == 1)
@@ -32,7 +29,7 @@ struct PoolTests {
             }
             let elapsed = start.duration(to: clock.now)
             // Two waves of two: the pool never opened more than two connections.
-            #expect(elapsed >= .milliseconds(600) && elapsed < .seconds(3), "took \(elapsed)")
+            #expect(elapsed >= .milliseconds(600), "two rounds of 0.3 s: callers queued; took \(elapsed)")
             #expect(client.statistics == PostgresPoolStatistics(size: 2, open: 2, inUse: 0, idle: 2, waiting: 0))
         }
     }
@@ -54,7 +51,7 @@ struct PoolTests {
                 let error = await expectPostgresError { _ = try await client.query("SELECT 1") }
                 let waited = start.duration(to: clock.now)
                 #expect(error?.code == .poolTimeout)
-                #expect(waited >= .milliseconds(100) && waited < .milliseconds(900), "waited \(waited)")
+                #expect(waited >= .milliseconds(100), "waited the acquire timeout first; waited \(waited)")
                 #expect(client.statistics.waiting == 0)
                 try await group.waitForAll()
             }

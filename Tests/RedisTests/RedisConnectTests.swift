@@ -21,7 +21,8 @@ import Testing
         #expect(thrown.description.contains("redis://:***@127.0.0.1:1/0"))
         #expect(thrown.description.contains("Connection refused"))
         #expect(!thrown.description.contains("hunter2"))
-        #expect(elapsed.seconds >= 0.9 && elapsed.seconds < 3, "took \(elapsed)")
+        // Only a gross upper bound: it gives up rather than retrying for ever (a loaded machine is slow, not wrong).
+        #expect(elapsed.seconds >= 0.9 && elapsed.seconds < 30, "took \(elapsed)")
     }
 
     @Test func failsForAMissingUnixSocket() async throws {

@@ -41,7 +41,7 @@ extension RedisServerTests {
                     let error = await redisError { try await client.ping() }
                     let elapsed = clock.now - start
                     #expect(error?.code == .poolTimeout)
-                    #expect(elapsed.seconds >= 0.09 && elapsed.seconds < 0.7, "took \(elapsed)")
+                    #expect(elapsed.seconds >= 0.09, "waited the acquire timeout first; took \(elapsed)")
                     #expect(client.statistics.waiting == 0)
                     try await group.waitForAll()
                 }

@@ -16,7 +16,8 @@ extension RedisServerTests {
                 let error = await redisError { try await client.command(["BLPOP", RedisArgument(key), "5"]) }
                 let elapsed = clock.now - start
                 #expect(error?.code == .timeout)
-                #expect(elapsed.seconds >= 0.15 && elapsed.seconds < 1.5, "took \(elapsed)")
+                // BLPOP asked for 5 s: ending well before that shows the command timeout acted (a gross bound only).
+                #expect(elapsed.seconds >= 0.15 && elapsed.seconds < 4.5, "took \(elapsed)")
                 #expect(client.statistics.open == 0)
 
                 // Had the connection been kept, the server would still hold its BLPOP and pop this value, and
