@@ -1,0 +1,57 @@
+import JulesCore
+import Testing
+
+/// Different ways of writing the same number must produce the same value.
+@Suite("Equivalence")
+struct EquivalenceTests {
+    /// Inputs that must all be `+14155550123`, with the region each is typed in.
+    static let sanFrancisco: [ParseCase] = [
+        ParseCase("+1 (415) 555-0123", .us, "+14155550123"),
+        ParseCase("415.555.0123", .us, "+14155550123"),
+        ParseCase("1-415-555-0123", .us, "+14155550123"),
+        ParseCase("+14155550123", .us, "+14155550123"),
+        ParseCase("001 415 555 0123", .gb, "+14155550123"),
+        ParseCase("011 1 415 555 0123", .us, "+14155550123"),
+        ParseCase("(415) 555-0123", .ca, "+14155550123"),
+        ParseCase("0011 1 415 555 0123", .au, "+14155550123"),
+    ]
+
+    /// Inputs that must all be `+447911123456`.
+    static let londonMobile: [ParseCase] = [
+        ParseCase("07911 123456", .gb, "+447911123456"),
+        ParseCase("+44 7911 123456", .us, "+447911123456"),
+        ParseCase("+44 (0)7911 123456", .us, "+447911123456"),
+        ParseCase("0044 7911 123456", .de, "+447911123456"),
+        ParseCase("011 44 7911 123456", .us, "+447911123456"),
+        ParseCase("0011-44-7911-123456", .au, "+447911123456"),
+    ]
+
+    @Test("equivalent inputs give the same number", arguments: [sanFrancisco, londonMobile])
+    func equivalentInputs(_ group: [ParseCase]) throws {
+        var numbers: Set<PhoneNumber> = []
+        for testCase in group {
+            let number = try PhoneNumber(parsing: testCase.input, defaultRegion: testCase.region)
+            #expect(number.e164 == testCase.e164, "\(testCase)")
+            numbers.insert(number)
+        }
+        #expect(numbers.count == 1)
+    }
+
+    @Test("region codes are case-insensitive and validated")
+    func regionCodes() {
+        #expect(Region(code: "gb") == .gb)
+        #expect(Region(code: "Gb") == .gb)
+        #expect(Region(code: "IN") == .in)
+        #expect(Region(code: "ZZ")?.isSupported == false)
+        #expect(Region(code: "ZZ")?.countryCallingCode == nil)
+        #expect(Region.it.countryCallingCode == 39)
+        for invalid in ["", "G", "GBR", "G1", "é1", "ÉÉ", " G", "１２"] {
+            #expect(Region(code: invalid) == nil, "\(invalid)")
+        }
+        let supported: [Region] = [
+            .us, .ca, .gb, .de, .fr, .it, .es, .nl, .be, .ch, .at, .ie, .au, .nz, .in, .jp, .br, .mx,
+        ]
+        #expect(supported.allSatisfy { $0.isSupported })
+        #expect(Set(supported).count == supported.count)
+    }
+}
