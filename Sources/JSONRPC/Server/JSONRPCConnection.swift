@@ -9,30 +9,28 @@ import ServiceLifecycle
 /// and SwiftNIO stops reading from the socket, so the client is slowed down rather than refused. On graceful
 /// shutdown it stops reading, lets the requests in flight finish and write their responses, then closes.
 struct JSONRPCConnection {
-    let channel: NIOAsyncChannel<JSONRPCFrame, ByteBuffer>
+    let connection: JSONRPCConnectionChannel
     let router: JSONRPCRouter
     let maximumInFlight: Int
     let logger: Logger
 
     func run() async {
-        await withTaskExecutorPreference(EventLoopTaskExecutor(channel.channel.eventLoop)) {
+        await withTaskExecutorPreference(EventLoopTaskExecutor(connection.channel.eventLoop)) {
             await serve()
         }
     }
 
     private func serve() async {
+        let channel = connection.channel
         do {
-            try await channel.executeThenClose { inbound, outbound in
-                let slots = AsyncSemaphore(value: maximumInFlight)
-                try await withThrowingDiscardingTaskGroup { group in
-                    // On graceful shutdown the input side is closed: the loop below then sees the end of the
-                    // stream, while the requests in flight go on and write their responses. (Wrapping the stream
-                    // in cancelOnGracefulShutdown() would route every frame through an extra task.)
-                    try await withGracefulShutdownHandler {
-                        try await readFrames(inbound, into: &group, slots: slots, outbound: outbound)
-                    } onGracefulShutdown: {
-                        channel.channel.close(mode: .input, promise: nil)
-                    }
+            let slots = AsyncSemaphore(value: maximumInFlight)
+            try await withThrowingDiscardingTaskGroup { group in
+                // On graceful shutdown the input side is closed: the loop below then sees the end of the input,
+                // while the requests in flight go on and write their responses.
+                try await withGracefulShutdownHandler {
+                    try await readFrames(into: &group, slots: slots)
+                } onGracefulShutdown: {
+                    channel.close(mode: .input, promise: nil)
                 }
             }
         } catch is CancellationError {
@@ -40,16 +38,15 @@ struct JSONRPCConnection {
         } catch {
             logger.debug("connection closed with an error", metadata: ["error": .string(String(describing: error))])
         }
+        // Every request has answered (the group waited for them): the connection can go.
+        try? await channel.close()
     }
 
-    private func readFrames(
-        _ inbound: NIOAsyncChannelInboundStream<JSONRPCFrame>,
-        into group: inout ThrowingDiscardingTaskGroup<any Error>,
-        slots: AsyncSemaphore,
-        outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
-    ) async throws {
-        let allocator = channel.channel.allocator
-        for try await frame in inbound {
+    private func readFrames(into group: inout ThrowingDiscardingTaskGroup<any Error>, slots: AsyncSemaphore)
+        async throws
+    {
+        let allocator = connection.channel.allocator
+        while let frame = try await connection.inbox.next() {
             try await slots.wait()
             let closeAfterwards: Bool
             if case .unrecoverable = frame.kind { closeAfterwards = true } else { closeAfterwards = false }
@@ -68,7 +65,7 @@ struct JSONRPCConnection {
     /// has left: at most `maximumInFlight` responses then wait in memory, and reading stops. A client that went away
     /// cannot be answered; its other requests still finish.
     private func write(_ buffer: ByteBuffer) async {
-        let channel = self.channel.channel
+        let channel = connection.channel
         if channel.isWritable {
             channel.writeAndFlush(buffer, promise: nil)
         } else {

@@ -66,16 +66,16 @@ public struct StdioServer: Service {
             throw SetupError(reason: "cannot duplicate the descriptors: \(String(cString: strerror(errno)))")
         }
         let maximumMessageBytes = configuration.maximumMessageBytes
-        let channel: NIOAsyncChannel<JSONRPCFrame, ByteBuffer>
+        let connection: JSONRPCConnectionChannel
         do {
-            channel = try await NIOPipeBootstrap(group: eventLoopGroup)
+            connection = try await NIOPipeBootstrap(group: eventLoopGroup)
                 .channelOption(.allowRemoteHalfClosure, value: true)
                 .takingOwnershipOfDescriptors(input: input, output: output) { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(
-                            ByteToMessageHandler(DetectingFrameDecoder(maximumMessageBytes: maximumMessageBytes))
+                        try JSONRPCConnectionChannel.configure(
+                            channel,
+                            decoder: DetectingFrameDecoder(maximumMessageBytes: maximumMessageBytes)
                         )
-                        return try NIOAsyncChannel<JSONRPCFrame, ByteBuffer>(wrappingChannelSynchronously: channel)
                     }
                 }
         } catch {
@@ -85,7 +85,7 @@ public struct StdioServer: Service {
         }
         logger.info("serving on stdio")
         await JSONRPCConnection(
-            channel: channel,
+            connection: connection,
             router: router,
             maximumInFlight: configuration.maximumInFlight,
             logger: logger

@@ -63,17 +63,17 @@ public struct UnixSocketServer: Service {
         // The socket file is created by bind with the process's umask; a umask of 0177 keeps it private from the
         // first instant, before the mode below is applied.
         let previousMask = umask(0o177)
-        let server: NIOAsyncChannel<NIOAsyncChannel<JSONRPCFrame, ByteBuffer>, Never>
+        let server: NIOAsyncChannel<JSONRPCConnectionChannel, Never>
         do {
             server = try await ServerBootstrap(group: eventLoopGroup)
                 .serverChannelOption(.backlog, value: 256)
                 .childChannelOption(.allowRemoteHalfClosure, value: true)
                 .bind(unixDomainSocketPath: socketPath.path, cleanupExistingSocketFile: false) { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(
-                            ByteToMessageHandler(NewlineDelimitedFrameDecoder(maximumMessageBytes: maximumMessageBytes))
+                        try JSONRPCConnectionChannel.configure(
+                            channel,
+                            decoder: NewlineDelimitedFrameDecoder(maximumMessageBytes: maximumMessageBytes)
                         )
-                        return try NIOAsyncChannel<JSONRPCFrame, ByteBuffer>(wrappingChannelSynchronously: channel)
                     }
                 }
             umask(previousMask)
@@ -92,7 +92,7 @@ public struct UnixSocketServer: Service {
                 for try await connection in connections.cancelOnGracefulShutdown() {
                     group.addTask {
                         await JSONRPCConnection(
-                            channel: connection,
+                            connection: connection,
                             router: router,
                             maximumInFlight: configuration.maximumInFlightPerConnection,
                             logger: logger
