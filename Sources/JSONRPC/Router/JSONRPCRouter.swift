@@ -148,14 +148,12 @@ public final class JSONRPCRouter: Sendable {
             return finish(request, outcome: .failure(error), correlationID: correlationID, start: start)
         }
         return await CorrelationID.$current.withValue(correlationID) {
-            var requestLogger = logger
-            requestLogger[metadataKey: "method"] = .string(request.method)
             let context = RequestContext(
                 method: request.method,
                 correlationID: correlationID,
                 idempotencyKey: meta.idempotencyKey,
                 deadline: meta.deadlineMilliseconds.map { start + .milliseconds($0) },
-                logger: requestLogger
+                logger: logger
             )
             let outcome: Result<JSONValue, JSONRPCError>
             do {
@@ -167,7 +165,7 @@ public final class JSONRPCRouter: Sendable {
                 }
                 outcome = .success(result)
             } catch {
-                outcome = .failure(Self.clientError(for: error, logger: requestLogger))
+                outcome = .failure(Self.clientError(for: error, logger: context.logger))
             }
             return finish(request, outcome: outcome, correlationID: correlationID, start: start)
         }

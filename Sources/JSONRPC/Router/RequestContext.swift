@@ -11,7 +11,17 @@ public struct RequestContext: Sendable {
     /// When the client stops waiting (`params._meta.deadline_ms` after the request was read).
     public var deadline: ContinuousClock.Instant?
     /// A logger whose lines carry the correlation id and the method.
-    public var logger: Logger
+    ///
+    /// Built when asked for: most requests never log, and adding metadata copies the logger's dictionary.
+    public var logger: Logger {
+        get {
+            var logger = baseLogger
+            logger[metadataKey: "method"] = .string(method)
+            return logger
+        }
+        set { baseLogger = newValue }
+    }
+    private var baseLogger: Logger
 
     public init(
         method: String,
@@ -24,6 +34,6 @@ public struct RequestContext: Sendable {
         self.correlationID = correlationID
         self.idempotencyKey = idempotencyKey
         self.deadline = deadline
-        self.logger = logger
+        self.baseLogger = logger
     }
 }
