@@ -43,15 +43,6 @@ public struct DetectingFrameDecoder: ByteToMessageDecoder, Sendable {
         }
     }
 
-    /// The framing chosen, once the first bytes have been seen.
-    public var framing: JSONRPCFraming? {
-        switch state {
-        case .detecting: nil
-        case .newlineDelimited: .newlineDelimited
-        case .contentLength: .contentLength
-        }
-    }
-
     mutating func nextFrame(from buffer: inout ByteBuffer) -> JSONRPCFrame?? {
         switch state {
         case .detecting:

@@ -14,19 +14,6 @@ public struct JSONRPCResponse: Sendable {
         self.outcome = outcome
     }
 
-    /// The response as a JSON value (for tests and for clients; the server writes bytes directly).
-    public var jsonValue: JSONValue {
-        var object: JSONObject = ["jsonrpc": "2.0"]
-        switch outcome {
-        case .result(let result):
-            object["result"] = result
-        case .error(let error, let correlationID):
-            object["error"] = .object(Self.errorObject(error, correlationID: correlationID))
-        }
-        object["id"] = id.jsonValue
-        return .object(object)
-    }
-
     /// Appends the compact JSON text of the response.
     public func serialize(into bytes: inout [UInt8]) {
         // The envelope is written by hand: it is the same few bytes on every response, and building an
