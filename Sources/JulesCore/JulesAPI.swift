@@ -18,6 +18,8 @@ public struct JulesAPI: Sendable {
     public var redis: RedisClient
     /// When `health.check` reports a working component as degraded.
     public var healthThresholds: HealthThresholds
+    /// Households, members and the opt-in audit log.
+    public var members: Members
 
     public init(
         startedAt: ContinuousClock.Instant,
@@ -25,6 +27,8 @@ public struct JulesAPI: Sendable {
         document: OpenRPCDocument,
         database: PostgresClient,
         redis: RedisClient,
+        cipher: PIICipher,
+        defaultRegion: Region = .us,
         healthThresholds: HealthThresholds = HealthThresholds()
     ) {
         self.startedAt = startedAt
@@ -33,6 +37,7 @@ public struct JulesAPI: Sendable {
         self.database = database
         self.redis = redis
         self.healthThresholds = healthThresholds
+        self.members = Members(database: database, cipher: cipher, defaultRegion: defaultRegion)
     }
 
     /// The methods served, one value per method type.
@@ -42,6 +47,9 @@ public struct JulesAPI: Sendable {
             HealthLiveMethod(startedAt: startedAt),
             HealthCheckMethod(database: database, redis: redis, thresholds: healthThresholds),
             MetricsPrometheusMethod(registry: registry),
-        ]
+            EncryptionEncryptMethod(cipher: members.cipher),
+            EncryptionDecryptMethod(cipher: members.cipher),
+            EncryptionStatusMethod(database: database, cipher: members.cipher),
+        ] + members.methods
     }
 }

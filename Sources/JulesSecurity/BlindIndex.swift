@@ -33,6 +33,11 @@ public struct BlindIndex: Sendable {
         try self.init(key: key)
     }
 
+    /// A fresh random key of ``minimumKeyLength`` bytes, as padded URL-safe base64 (what ``init(base64URL:)`` reads).
+    public static func generateKey() -> String {
+        Base64URL.encode(LibCrypto.randomBytes(count: minimumKeyLength))
+    }
+
     /// The index of `value`: HMAC-SHA256(key, UTF-8 of value) as 64 lowercase hex characters.
     public func index(_ value: String) -> String {
         Hex.encode(LibCrypto.hmacSHA256(key: key, data: Array(value.utf8)))

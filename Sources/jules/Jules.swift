@@ -7,6 +7,6 @@ struct Jules: AsyncParsableCommand {
         commandName: "jules",
         abstract: "Jules core: the family meal-planning SMS assistant's backend, served as JSON-RPC 2.0.",
         version: JulesVersion.current,
-        subcommands: [Serve.self, Migrate.self]
+        subcommands: [Serve.self, Migrate.self, Keygen.self, Reencrypt.self]
     )
 }

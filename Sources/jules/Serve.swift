@@ -1,6 +1,7 @@
 import ArgumentParser
 import JSONRPC
 import JulesCore
+import JulesSecurity
 import Logging
 import Metrics
 import NIOCore
@@ -51,12 +52,20 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let settings = try ServeSettings(self)
         let storageSettings = try StorageSettings()
+        let security = try SecuritySettings()
         let thresholds = try StorageSettings.healthThresholds()
         let startedAt = ContinuousClock.now
         LogSetup.bootstrap(level: settings.logLevel)
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(JulesMetrics.makeFactory(registry: registry))
         let logger = Logger(label: "jules")
+        logger.info(
+            "encryption keys loaded",
+            metadata: [
+                "key_ids": .array(security.cipher.keyRing.fingerprints.map { .string($0) }),
+                "default_region": .string(security.defaultRegion.code),
+            ]
+        )
 
         let storage: Storage
         do {
@@ -76,6 +85,8 @@ struct Serve: AsyncParsableCommand {
             document: try OpenRPCDocument.bundled(),
             database: storage.database,
             redis: storage.redis!,
+            cipher: security.cipher,
+            defaultRegion: security.defaultRegion,
             healthThresholds: thresholds
         )
         let eventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: settings.eventLoopThreads)

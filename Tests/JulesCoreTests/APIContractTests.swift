@@ -29,7 +29,8 @@ import Testing
                 logger: logger
             ),
             redis: RedisClient(
-                configuration: try RedisConfiguration(url: "unix:///nonexistent/redis.sock"), logger: logger)
+                configuration: try RedisConfiguration(url: "unix:///nonexistent/redis.sock"), logger: logger),
+            cipher: try TestCipher.make()
         )
     }
 

@@ -31,6 +31,7 @@ enum HealthCheckSupport {
             document: try OpenRPCDocument.bundled(),
             database: database,
             redis: redis,
+            cipher: try TestCipher.make(),
             healthThresholds: thresholds
         )
         let router = JSONRPCRouter(methods: api.methods, logger: StorageTestSupport.logger)

@@ -223,7 +223,14 @@ public final class JSONRPCRouter: Sendable {
     private static func clientError(for error: any Error, logger: Logger) -> JSONRPCError {
         switch error {
         case let error as any JSONRPCErrorConvertible:
-            return error.jsonRPCError
+            let converted = error.jsonRPCError
+            // A domain error reported as internal or as a dependency outage has a cause the client is not told.
+            if converted.code == JSONRPCError.internalError.code || converted.type == "unavailable",
+                !(error is JSONRPCError)
+            {
+                logger.error("handler failed", metadata: ["error": .string(String(describing: error))])
+            }
+            return converted
         case let error as DecodingError:
             let (field, reason) = JSONValueDecoder.describe(error)
             let path = field.isEmpty || field.hasPrefix("[") ? "params" + field : "params." + field

@@ -1,0 +1,66 @@
+import Foundation
+import JSONRPC
+import Postgres
+
+/// The members capability: households, members and their opt-in audit trail, shared by its methods.
+public struct Members: Sendable {
+    let store: MemberStore
+    /// Seals names and numbers, and indexes numbers.
+    public let cipher: PIICipher
+    /// The region of numbers written without an international prefix.
+    public let defaultRegion: Region
+
+    /// - Parameters:
+    ///   - database: Where households, members and the audit log live.
+    ///   - cipher: The keys that protect names and numbers.
+    ///   - defaultRegion: The region of numbers written without an international prefix (`JULES_DEFAULT_REGION`).
+    public init(database: PostgresClient, cipher: PIICipher, defaultRegion: Region = .us) {
+        self.store = MemberStore(database: database)
+        self.cipher = cipher
+        self.defaultRegion = defaultRegion
+    }
+
+    /// The methods of this capability.
+    public var methods: [any JSONRPCMethod] {
+        [
+            HouseholdCreateMethod(members: self),
+            HouseholdGetMethod(members: self),
+            MemberAddMethod(members: self),
+            MemberGetMethod(members: self),
+            MemberFindMethod(members: self),
+            MemberListMethod(members: self),
+            MemberOptInMethod(members: self),
+            MemberOptOutMethod(members: self),
+            MemberDeleteMethod(members: self),
+            MemberEraseMethod(members: self),
+            AuditListMethod(members: self),
+        ]
+    }
+
+    /// Parses a phone number from the client.
+    /// - Throws: -32602 naming `field` and saying what is wrong (never echoing the number).
+    func phoneNumber(_ text: String, field: String) throws(JSONRPCError) -> PhoneNumber {
+        do {
+            return try PhoneNumber(parsing: text, defaultRegion: defaultRegion)
+        } catch {
+            throw .invalidParams(field: field, reason: error.reason.description)
+        }
+    }
+
+    /// The member with this id, or a `not_found` error.
+    func existingMember(_ id: UUID) async throws -> MemberRecord {
+        guard let record = try await store.member(id: id) else { throw Self.memberNotFound(id) }
+        return record
+    }
+
+    static func memberNotFound(_ id: UUID) -> JSONRPCError {
+        .notFound("No member has this id", details: ["member_id": .string(id.uuidString.lowercased())])
+    }
+
+    static func householdNotFound(_ id: UUID, live: Bool = false) -> JSONRPCError {
+        .notFound(
+            live ? "No live household has this id" : "No household has this id",
+            details: ["household_id": .string(id.uuidString.lowercased())]
+        )
+    }
+}

@@ -1,0 +1,25 @@
+import JSONRPC
+
+/// `household.create`: a new household, with its IANA timezone (UTC when not given).
+struct HouseholdCreateMethod: JSONRPCMethod {
+    static let name = "household.create"
+
+    struct Params: Decodable, Sendable {
+        var name: String
+        var timezone: String?
+    }
+
+    let members: Members
+
+    func handle(_ params: Params, context: RequestContext) async throws -> Household {
+        let name = try InputRules.name(params.name, field: "params.name", maximumLength: 200)
+        let timezone = params.timezone ?? "UTC"
+        guard timezone.utf8.count <= 64, try await members.store.isIANATimezone(timezone) else {
+            throw JSONRPCError.invalidParams(
+                field: "params.timezone",
+                reason: "must be an IANA timezone name such as Europe/Berlin or America/New_York"
+            )
+        }
+        return try await members.store.createHousehold(name: name, timezone: timezone)
+    }
+}
