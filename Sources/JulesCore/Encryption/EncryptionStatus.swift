@@ -14,8 +14,8 @@ public struct EncryptionStatus: Encodable, Sendable, Equatable {
         public var values: Int
 
         enum CodingKeys: String, CodingKey {
-            case position, primary, values
             case keyID = "key_id"
+            case position, primary, values
         }
     }
 
@@ -25,8 +25,8 @@ public struct EncryptionStatus: Encodable, Sendable, Equatable {
         public var values: Int
 
         enum CodingKeys: String, CodingKey {
-            case values
             case keyID = "key_id"
+            case values
         }
     }
 
@@ -38,8 +38,8 @@ public struct EncryptionStatus: Encodable, Sendable, Equatable {
     public var totalValues: Int
 
     enum CodingKeys: String, CodingKey {
-        case keys
         case primaryKeyID = "primary_key_id"
+        case keys
         case unknownKeys = "unknown_keys"
         case valuesToReencrypt = "values_to_reencrypt"
         case totalValues = "total_values"

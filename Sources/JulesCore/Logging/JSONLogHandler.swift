@@ -11,6 +11,9 @@ import Logging
 /// Writes each log event as one JSON object on one line: `time`, `level`, `message`, `correlation_id` when the
 /// event has one, `logger`, then the rest of the metadata in key order.
 ///
+/// Anything in the message, the error or a string value that looks like a phone number is masked
+/// (``PhoneNumberRedaction``).
+///
 /// Values are written as JSON strings, arrays and objects (numbers and booleans stay typed); newlines in them are
 /// escaped, so one event is always one line and a log line cannot be forged by a value. The line is written
 /// straight into bytes, without building a dictionary: it is on the path of every request.
@@ -69,7 +72,7 @@ public struct JSONLogHandler: LogHandler {
         line.append(contentsOf: #"","level":""#.utf8)
         line.append(contentsOf: event.level.rawValue.utf8)
         line.append(contentsOf: #"","message":"#.utf8)
-        JSONValue.string(event.message.description).serialize(into: &line)
+        JSONValue.string(PhoneNumberRedaction.redact(event.message.description)).serialize(into: &line)
         if let correlationID = fields.first(where: { $0.key == "correlation_id" }) {
             line.append(contentsOf: #","correlation_id":"#.utf8)
             Self.json(correlationID.value).serialize(into: &line)
@@ -78,7 +81,7 @@ public struct JSONLogHandler: LogHandler {
         JSONValue.string(label).serialize(into: &line)
         if let error = event.error {
             line.append(contentsOf: #","error":"#.utf8)
-            JSONValue.string(String(describing: error)).serialize(into: &line)
+            JSONValue.string(PhoneNumberRedaction.redact(String(describing: error))).serialize(into: &line)
         }
         for (key, value) in fields
         where key != "correlation_id" && key != "logger" && (key != "error" || event.error == nil) {
@@ -93,14 +96,14 @@ public struct JSONLogHandler: LogHandler {
 
     private static func json(_ value: Logger.MetadataValue) -> JSONValue {
         switch value {
-        case .string(let text): .string(text)
+        case .string(let text): .string(PhoneNumberRedaction.redact(text))
         case .stringConvertible(let convertible):
             // Numbers and booleans stay typed, so `duration_ms` can be summed without parsing strings.
             switch convertible {
             case let number as Int: JSONValue(number)
             case let number as Double where number.isFinite: JSONValue(number)
             case let flag as Bool: .bool(flag)
-            default: .string(convertible.description)
+            default: .string(PhoneNumberRedaction.redact(convertible.description))
             }
         case .array(let values): .array(values.map(json))
         case .dictionary(let dictionary):
