@@ -1,0 +1,105 @@
+import JSONRPC
+import JulesCore
+import Logging
+import NIOCore
+import Postgres
+import Prometheus
+import Redis
+import Testing
+
+/// A migrated throw-away database, the API over it, and every log line the router wrote.
+struct MembersHarness {
+    let database: PostgresClient
+    let redis: RedisClient
+    let cipher: PIICipher
+    let router: JSONRPCRouter
+    let logs: CapturingSink
+
+    /// Runs `body` against a fresh database with the schema applied; drops it afterwards.
+    static func run(
+        cipher: PIICipher? = nil,
+        _ body: (MembersHarness) async throws -> Void
+    ) async throws {
+        let (database, name) = try await StorageTestSupport.makeDatabase()
+        let redis = try StorageTestSupport.makeRedis()
+        do {
+            try await Migrator(
+                database: database, migrations: try Migration.embedded(), logger: StorageTestSupport.logger
+            ).migrate()
+            let harness = try MembersHarness(database: database, redis: redis, cipher: cipher ?? TestCipher.make())
+            try await body(harness)
+        } catch {
+            await database.shutdown()
+            await redis.shutdown()
+            try await StorageTestSupport.drop(name)
+            throw error
+        }
+        await database.shutdown()
+        await redis.shutdown()
+        try await StorageTestSupport.drop(name)
+    }
+
+    init(database: PostgresClient, redis: RedisClient, cipher: PIICipher) throws {
+        self.database = database
+        self.redis = redis
+        self.cipher = cipher
+        let logs = CapturingSink()
+        self.logs = logs
+        let api = JulesAPI(
+            startedAt: .now,
+            registry: PrometheusCollectorRegistry(),
+            document: try OpenRPCDocument.bundled(),
+            database: database,
+            redis: redis,
+            cipher: cipher
+        )
+        // Every level, so the log-hygiene tests see everything the service could write.
+        let logger = Logger(label: "jules") { label in JSONLogHandler(label: label, level: .trace, sink: logs) }
+        self.router = JSONRPCRouter(methods: api.methods, logger: logger)
+    }
+
+    /// The same database seen through another key set, as after a restart with new configuration.
+    func with(cipher: PIICipher) throws -> MembersHarness {
+        try MembersHarness(database: database, redis: redis, cipher: cipher)
+    }
+
+    /// Calls `method` and returns the whole response object.
+    func call(_ method: String, _ params: JSONValue = .object(JSONObject())) async throws -> JSONValue {
+        var request: JSONObject = ["jsonrpc": "2.0", "method": .string(method), "id": 1]
+        request["params"] = params
+        let answer = try #require(await router.respond(to: ByteBuffer(bytes: JSONValue.object(request).serialized)))
+        return try JSONParser.parse(answer)
+    }
+
+    /// Calls `method` and returns its result, failing the test on an error response.
+    func result(
+        _ method: String,
+        _ params: JSONValue = .object(JSONObject()),
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws -> JSONValue {
+        let response = try await call(method, params)
+        #expect(response["error"] == nil, "\(method) failed: \(response)", sourceLocation: sourceLocation)
+        return try #require(response["result"], sourceLocation: sourceLocation)
+    }
+
+    /// Calls `method`, expects an error, and returns `error`.
+    func error(
+        _ method: String,
+        _ params: JSONValue,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws -> JSONValue {
+        let response = try await call(method, params)
+        return try #require(response["error"], "\(method) did not fail: \(response)", sourceLocation: sourceLocation)
+    }
+
+    func createHousehold(_ name: String = "The Smiths", timezone: String = "Europe/London") async throws -> String {
+        try #require(
+            try await result("household.create", ["name": .string(name), "timezone": .string(timezone)])["id"]?
+                .stringValue)
+    }
+
+    func addMember(household: String, name: String, phone: String) async throws -> JSONValue {
+        try await result(
+            "member.add", ["household_id": .string(household), "name": .string(name), "phone": .string(phone)])
+    }
+}
