@@ -1,0 +1,272 @@
+"""Members and their privacy, with the real `jules` binary: keys at start-up, what reaches the database and the
+logs, Fernet interoperability with Python's `cryptography`, and a key rotation with an interrupted
+`jules reencrypt`."""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+
+from service_support import ROOT, wait_for_socket
+
+sys.path.insert(0, str(ROOT / "clients"))
+from jules_rpc import JulesRPCClient, JulesRPCError  # noqa: E402
+
+DATABASE_URL = os.environ.get("JULES_DATABASE_URL")
+pytestmark = pytest.mark.skipif(not DATABASE_URL, reason="needs JULES_DATABASE_URL (scripts/test sets it)")
+
+KEY_VARIABLES = ("JULES_ENCRYPTION_KEYS", "JULES_ENCRYPTION_KEYS_FILE", "JULES_BLIND_INDEX_KEY",
+                 "JULES_BLIND_INDEX_KEY_FILE")
+
+
+def keygen(jules_bin, *args):
+    out = subprocess.run([jules_bin, "keygen", *args], capture_output=True, text=True, check=True, timeout=60)
+    return out.stdout
+
+
+def key_set(jules_bin):
+    lines = keygen(jules_bin).splitlines()
+    return dict(line.split("=", 1) for line in lines)
+
+
+def clean_env(**overrides):
+    env = {name: value for name, value in os.environ.items() if name not in KEY_VARIABLES}
+    env.update(overrides)
+    return env
+
+
+@pytest.fixture
+def fresh_database():
+    name = "jules_py_" + uuid.uuid4().hex[:8]
+    subprocess.run(["psql", DATABASE_URL, "-qc", f"CREATE DATABASE {name}"], check=True, capture_output=True)
+    url = re.sub(r"@/[^?]*", f"@/{name}", DATABASE_URL)
+    yield url
+    subprocess.run(["psql", DATABASE_URL, "-qc", f"DROP DATABASE {name} WITH (FORCE)"], capture_output=True)
+
+
+class Service:
+    """`jules serve --socket` with its own environment; stderr (the log) is kept in a file."""
+
+    def __init__(self, jules_bin, folder, env, name="jules"):
+        self.socket = folder / name / "jules.sock"
+        self.stderr_path = folder / f"{name}.stderr"
+        with open(self.stderr_path, "ab") as stderr:
+            self.process = subprocess.Popen(
+                [jules_bin, "serve", "--socket", str(self.socket), "--log-level", "trace"],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr, env=env,
+            )
+        wait_for_socket(self.socket, self.process)
+        self.client = JulesRPCClient(socket_path=str(self.socket), timeout=30)
+
+    def call(self, method, params=None):
+        return self.client.call(method, params or {})
+
+    def stop(self):
+        self.client.close()
+        self.process.send_signal(signal.SIGTERM)
+        assert self.process.wait(timeout=30) == 0
+
+    @property
+    def log(self):
+        return self.stderr_path.read_text()
+
+
+@pytest.mark.parametrize("missing", ["JULES_ENCRYPTION_KEYS", "JULES_BLIND_INDEX_KEY"])
+def test_serve_refuses_to_start_without_a_key_naming_the_variable(jules_bin, short_tmp, missing):
+    env = clean_env(**key_set(jules_bin))
+    del env[missing]
+    result = subprocess.run([jules_bin, "serve", "--socket", str(short_tmp / "s.sock")], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert missing in result.stderr
+    assert not (short_tmp / "s.sock").exists()
+
+
+@pytest.mark.parametrize("variable,value", [
+    ("JULES_ENCRYPTION_KEYS", "not-a-key"),
+    ("JULES_ENCRYPTION_KEYS", ""),
+    ("JULES_BLIND_INDEX_KEY", "c2hvcnQ="),
+    ("JULES_DEFAULT_REGION", "ZZ"),
+])
+def test_serve_refuses_unusable_settings(jules_bin, short_tmp, variable, value):
+    env = clean_env(**key_set(jules_bin))
+    env[variable] = value
+    result = subprocess.run([jules_bin, "serve", "--socket", str(short_tmp / "s.sock")], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert variable in result.stderr
+    if value and variable in KEY_VARIABLES:
+        assert value not in result.stderr.replace(variable, ""), "a bad key is not echoed"
+
+
+def test_keys_can_come_from_files(jules_bin, short_tmp):
+    keys = key_set(jules_bin)
+    (short_tmp / "enc").write_text(keys["JULES_ENCRYPTION_KEYS"] + "\n")
+    (short_tmp / "idx").write_text(keys["JULES_BLIND_INDEX_KEY"] + "\n")
+    env = clean_env(JULES_ENCRYPTION_KEYS_FILE=str(short_tmp / "enc"), JULES_BLIND_INDEX_KEY_FILE=str(short_tmp / "idx"))
+    service = Service(jules_bin, short_tmp, env)
+    try:
+        token = service.call("encryption.encrypt", {"plaintext": "x"})["token"]
+        assert service.call("encryption.decrypt", {"token": token})["plaintext"] == "x"
+    finally:
+        service.stop()
+    env["JULES_ENCRYPTION_KEYS"] = keys["JULES_ENCRYPTION_KEYS"]
+    both = subprocess.run([jules_bin, "serve", "--socket", str(short_tmp / "s.sock")], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert both.returncode != 0 and "not both" in both.stderr
+
+
+def test_keygen_prints_fresh_keys_that_python_fernet_accepts(jules_bin, short_tmp):
+    from cryptography.fernet import Fernet
+
+    first, second = key_set(jules_bin), key_set(jules_bin)
+    assert set(first) == {"JULES_ENCRYPTION_KEYS", "JULES_BLIND_INDEX_KEY"}
+    assert first != second
+    assert first["JULES_ENCRYPTION_KEYS"] != first["JULES_BLIND_INDEX_KEY"]
+    single = keygen(jules_bin, "--encryption-key").strip()
+    Fernet(single.encode())
+
+    # Both ways through the service: Python's token decrypts in Jules, Jules's token decrypts in Python.
+    keys = key_set(jules_bin)
+    fernet = Fernet(keys["JULES_ENCRYPTION_KEYS"].encode())
+    service = Service(jules_bin, short_tmp, clean_env(**keys))
+    try:
+        from_python = fernet.encrypt("from Python, ünïcode".encode()).decode()
+        assert service.call("encryption.decrypt", {"token": from_python})["plaintext"] == "from Python, ünïcode"
+        from_jules = service.call("encryption.encrypt", {"plaintext": "from Jules 🍲"})["token"]
+        assert fernet.decrypt(from_jules.encode()).decode() == "from Jules 🍲"
+    finally:
+        service.stop()
+
+
+PEOPLE = [("Zebedee Quuxworth", "(415) 555-0123"), ("Ysolde Fairweather", "+44 7911 123456"),
+          ("Xanthippe Oddbody", "+49 30 12345678")]
+DIGITS = ["4155550123", "7911123456", "3012345678"]
+
+
+def test_the_database_dump_and_the_logs_hold_no_plaintext_name_or_number(jules_bin, short_tmp, fresh_database):
+    service = Service(jules_bin, short_tmp, clean_env(JULES_DATABASE_URL=fresh_database, **key_set(jules_bin)))
+    try:
+        household = service.call("household.create", {"name": "Plain Household", "timezone": "America/Chicago"})
+        ids = []
+        for name, phone in PEOPLE:
+            member = service.call("member.add", {"household_id": household["id"], "name": name, "phone": phone})
+            assert member["name"] == name
+            assert "*" in member["phone"]
+            ids.append(member["id"])
+        with pytest.raises(JulesRPCError) as duplicate:
+            service.call("member.add", {"household_id": household["id"], "name": "Dup", "phone": "415.555.0123"})
+        assert duplicate.value.type == "conflict"
+        assert duplicate.value.data["member_id"] == ids[0]
+        with pytest.raises(JulesRPCError) as invalid:
+            service.call("member.add", {"household_id": household["id"], "name": "Bad", "phone": "555-0123"})
+        assert invalid.value.code == -32602 and invalid.value.data["field"] == "params.phone"
+        assert service.call("member.find", {"phone": "+1 415 555 0123"})["id"] == ids[0]
+        service.call("member.get", {"member_id": ids[0], "reveal_phone": True})
+        service.call("member.list", {"household_id": household["id"]})
+        service.call("member.optIn", {"member_id": ids[0]})
+        service.call("member.optOut", {"member_id": ids[1], "source": "sms_keyword", "keyword": "STOP"})
+        service.call("audit.list", {"phone": "+44 7911 123456"})
+        service.call("member.delete", {"member_id": ids[1]})
+        service.call("member.erase", {"member_id": ids[2]})
+        service.call("encryption.status")
+    finally:
+        service.stop()
+
+    dump = subprocess.run(["pg_dump", "--data-only", fresh_database], capture_output=True, text=True,
+                          check=True, timeout=120).stdout
+    assert "COPY public.members" in dump
+    for name, _ in PEOPLE:
+        for part in name.split():
+            assert part not in dump, f"{part} is stored in the clear"
+    for digits in DIGITS:
+        assert digits not in dump
+    assert "555-0123" not in dump
+
+    log = service.log
+    assert '"method":"member.add"' in log
+    for digits in DIGITS + ["555-0123", "7911 123456", "415) 555"]:
+        assert digits not in log, f"the log holds {digits}"
+
+
+def members_by_id(service, household):
+    members, after = {}, None
+    while True:
+        params = {"household_id": household, "limit": 50}
+        if after:
+            params["after"] = after
+        page = service.call("member.list", params)
+        for member in page["members"]:
+            members[member["id"]] = member
+        after = page.get("next_after")
+        if not after:
+            return members
+
+
+def test_rotation_with_an_interrupted_reencrypt(jules_bin, short_tmp, fresh_database):
+    old = key_set(jules_bin)
+    new_key = keygen(jules_bin, "--encryption-key").strip()
+    base = clean_env(JULES_DATABASE_URL=fresh_database)
+
+    service = Service(jules_bin, short_tmp, dict(base, **old), name="old")
+    household = service.call("household.create", {"name": "Rotating"})["id"]
+    expected = {}
+    for index in range(60):
+        phone = f"+1415555{3000 + index}"
+        member = service.call("member.add", {"household_id": household, "name": f"Person {index}", "phone": phone})
+        expected[member["id"]] = (f"Person {index}", phone)
+    service.stop()
+
+    rotated = dict(base, JULES_ENCRYPTION_KEYS=f"{new_key},{old['JULES_ENCRYPTION_KEYS']}",
+                   JULES_BLIND_INDEX_KEY=old["JULES_BLIND_INDEX_KEY"])
+    # Interrupted: SIGKILL once the first batch has been reported.
+    first = subprocess.Popen([jules_bin, "reencrypt", "--batch-size", "5", "--pause-ms", "300"], env=rotated,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    progress = []
+    for line in first.stderr:
+        event = json.loads(line)
+        if event["message"] == "progress":
+            progress.append(event)
+            break
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=30)
+    first.stderr.close()
+    assert progress and progress[0]["reencrypted"] == 5
+
+    service = Service(jules_bin, short_tmp, rotated, name="rotated")
+    status = service.call("encryption.status")
+    assert status["keys"][0]["primary"] is True
+    assert 0 < status["keys"][0]["values"] < 120
+    assert status["values_to_reencrypt"] == 120 - status["keys"][0]["values"]
+    assert old["JULES_ENCRYPTION_KEYS"] not in json.dumps(status) and new_key not in json.dumps(status)
+
+    second = subprocess.run([jules_bin, "reencrypt", "--batch-size", "5"], env=rotated, capture_output=True,
+                            text=True, timeout=300)
+    assert second.returncode == 0, second.stderr
+    events = [json.loads(line) for line in second.stderr.splitlines()]
+    reported = [event for event in events if event["message"] == "progress"]
+    assert reported and reported[-1]["remaining"] == 0
+    assert events[-1]["message"] == "re-encryption finished"
+    assert status["values_to_reencrypt"] == 2 * events[-1]["reencrypted"]
+
+    status = service.call("encryption.status")
+    assert status["values_to_reencrypt"] == 0 and status["keys"][1]["values"] == 0
+    service.stop()
+
+    only_new = dict(base, JULES_ENCRYPTION_KEYS=new_key, JULES_BLIND_INDEX_KEY=old["JULES_BLIND_INDEX_KEY"])
+    service = Service(jules_bin, short_tmp, only_new, name="new")
+    try:
+        listed = members_by_id(service, household)
+        assert set(listed) == set(expected)
+        for member_id, (name, phone) in expected.items():
+            assert listed[member_id]["name"] == name
+            revealed = service.call("member.get", {"member_id": member_id, "reveal_phone": True})
+            assert revealed["phone_e164"] == phone
+        assert service.call("member.find", {"phone": "+1 415 555 3007"})["name"] == "Person 7"
+    finally:
+        service.stop()
