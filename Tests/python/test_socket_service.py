@@ -65,9 +65,9 @@ def test_killed_server_leaves_a_stale_socket_that_the_next_one_replaces(jules_bi
 
 
 def storage_env(**overrides):
-    """The environment with only the storage URLs of the JULES_ variables, plus `overrides`."""
+    """The environment with only the storage URLs and keys of the JULES_ variables, plus `overrides`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("JULES_")}
-    for name in ("JULES_DATABASE_URL", "JULES_REDIS_URL"):
+    for name in ("JULES_DATABASE_URL", "JULES_REDIS_URL", "JULES_ENCRYPTION_KEYS", "JULES_BLIND_INDEX_KEY"):
         if name in os.environ:
             env[name] = os.environ[name]
     env.update(overrides)
