@@ -1,4 +1,5 @@
 import JSONRPC
+import Logging
 import Postgres
 import Prometheus
 import Redis
@@ -20,6 +21,8 @@ public struct JulesAPI: Sendable {
     public var healthThresholds: HealthThresholds
     /// Households, members and the opt-in audit log.
     public var members: Members
+    /// Conversation state.
+    public var state: StateStore
 
     public init(
         startedAt: ContinuousClock.Instant,
@@ -29,6 +32,7 @@ public struct JulesAPI: Sendable {
         redis: RedisClient,
         cipher: PIICipher,
         defaultRegion: Region = .us,
+        state: StateStore? = nil,
         healthThresholds: HealthThresholds = HealthThresholds()
     ) {
         self.startedAt = startedAt
@@ -38,6 +42,7 @@ public struct JulesAPI: Sendable {
         self.redis = redis
         self.healthThresholds = healthThresholds
         self.members = Members(database: database, cipher: cipher, defaultRegion: defaultRegion)
+        self.state = state ?? StateStore(database: database, redis: redis, logger: Logger(label: "jules.state"))
     }
 
     /// The methods served, one value per method type.
@@ -45,11 +50,15 @@ public struct JulesAPI: Sendable {
         [
             RPCDiscoverMethod(document: document),
             HealthLiveMethod(startedAt: startedAt),
-            HealthCheckMethod(database: database, redis: redis, thresholds: healthThresholds),
+            HealthCheckMethod(database: database, redis: redis, state: state, thresholds: healthThresholds),
             MetricsPrometheusMethod(registry: registry),
             EncryptionEncryptMethod(cipher: members.cipher),
             EncryptionDecryptMethod(cipher: members.cipher),
             EncryptionStatusMethod(database: database, cipher: members.cipher),
+            StateGetMethod(store: state),
+            StateUpdateMethod(store: state),
+            StateDeleteMethod(store: state),
+            StateStatsMethod(store: state),
         ] + members.methods
     }
 }

@@ -125,6 +125,12 @@ public final class RedisClient: Sendable {
         self.pool.statistics
     }
 
+    /// How many connections the client has opened since it started, reconnections included. A change tells a
+    /// caller that the server may have restarted (and lost or replaced what it held) since it last looked.
+    public var connectionsOpened: Int {
+        self.pool.counter.openedTotal
+    }
+
     /// Closes the connections and stops the threads, after the commands in flight finish. Waiting callers fail
     /// with `.shutDown`, as do later calls. Calling it again does nothing.
     public func shutdown() async {

@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import NIOConcurrencyHelpers
 import NIOCore
@@ -32,6 +33,14 @@ struct SocketBench: AsyncParsableCommand {
     @Option(help: "The JSON-RPC params, as JSON text.")
     var params: String?
 
+    @Option(
+        help: """
+            A file of params, one JSON value per line, used instead of --params: connection i sends lines i, \
+            i + connections, … in turn (e.g. to spread state.update over many households).
+            """
+    )
+    var paramsFile: String?
+
     @Option(help: "Send this line as it is instead of a JSON-RPC request (e.g. PING for redis-server).")
     var raw: String?
 
@@ -48,24 +57,32 @@ struct SocketBench: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let line: String
-        if let raw {
-            line = raw
-        } else {
+        func requestLine(params: String?) -> String {
+            if let raw { return raw }
             let paramsText = params.map { #","params":\#($0)"# } ?? ""
-            line = #"{"jsonrpc":"2.0","id":1,"method":"\#(method)"\#(paramsText)}"#
+            return #"{"jsonrpc":"2.0","id":1,"method":"\#(method)"\#(paramsText)}"#
         }
-        let request = ByteBuffer(string: line + (raw != nil ? "\r\n" : "\n"))
+        let line = requestLine(params: params)
+        let ending = raw != nil ? "\r\n" : "\n"
+        var requests = [ByteBuffer(string: line + ending)]
+        if let paramsFile {
+            let text = try String(contentsOfFile: paramsFile, encoding: .utf8)
+            requests = text.split(separator: "\n").filter { !$0.isEmpty }.map {
+                ByteBuffer(string: requestLine(params: String($0)) + ending)
+            }
+            guard !requests.isEmpty else { throw ValidationError("--params-file \(paramsFile) has no lines") }
+        }
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let run = BenchRun()
         var channels: [any Channel] = []
-        for _ in 0..<connections {
+        for index in 0..<connections {
+            let own = stride(from: index % requests.count, to: requests.count, by: connections).map { requests[$0] }
             let channel = try await ClientBootstrap(group: group)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(
-                            ClosedLoopHandler(request: request, run: run, checkErrors: raw == nil)
+                            ClosedLoopHandler(requests: own, run: run, checkErrors: raw == nil)
                         )
                     }
                 }
@@ -178,19 +195,20 @@ extension String {
     }
 }
 
-/// One connection: sends the request, waits for a full line back, records it, sends again.
+/// One connection: sends a request, waits for a full line back, records it, sends the next (its own in turn).
 final class ClosedLoopHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    private let request: ByteBuffer
+    private let requests: [ByteBuffer]
+    private var next = 0
     private let run: BenchRun
     private let checkErrors: Bool
     private var sentAt: UInt64 = 0
     private var pending = ByteBuffer()
 
-    init(request: ByteBuffer, run: BenchRun, checkErrors: Bool) {
-        self.request = request
+    init(requests: [ByteBuffer], run: BenchRun, checkErrors: Bool) {
+        self.requests = requests
         self.run = run
         self.checkErrors = checkErrors
     }
@@ -219,7 +237,8 @@ final class ClosedLoopHandler: ChannelInboundHandler {
 
     private func send(context: ChannelHandlerContext) {
         sentAt = NIODeadline.now().uptimeNanoseconds
-        context.writeAndFlush(wrapOutboundOut(request), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(requests[next]), promise: nil)
+        next = next + 1 == requests.count ? 0 : next + 1
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

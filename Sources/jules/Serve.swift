@@ -53,6 +53,7 @@ struct Serve: AsyncParsableCommand {
         let settings = try ServeSettings(self)
         let storageSettings = try StorageSettings()
         let security = try SecuritySettings()
+        let stateSettings = try StateSettings()
         let thresholds = try StorageSettings.healthThresholds()
         let startedAt = ContinuousClock.now
         LogSetup.bootstrap(level: settings.logLevel)
@@ -79,6 +80,14 @@ struct Serve: AsyncParsableCommand {
             logger.critical("jules serve could not start", metadata: ["error": .string(String(describing: error))])
             throw ExitCode.failure
         }
+        let state = StateStore(
+            database: storage.database,
+            redis: storage.redis!,
+            ttl: stateSettings.ttl,
+            maximumStateBytes: stateSettings.maximumStateBytes,
+            keyPrefix: stateSettings.keyPrefix,
+            logger: logger
+        )
         let api = JulesAPI(
             startedAt: startedAt,
             registry: registry,
@@ -87,6 +96,7 @@ struct Serve: AsyncParsableCommand {
             redis: storage.redis!,
             cipher: security.cipher,
             defaultRegion: security.defaultRegion,
+            state: state,
             healthThresholds: thresholds
         )
         let eventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: settings.eventLoopThreads)
@@ -95,9 +105,18 @@ struct Serve: AsyncParsableCommand {
             configuration: .init(maximumBatchSize: settings.maximumBatchSize),
             logger: logger
         )
-        // Shut down in reverse order: the servers drain first, then the storage clients close.
+        // Shut down in reverse order: the servers drain first, then the state persister stores what they
+        // journaled, then the storage clients close.
+        let persister = StatePersister(
+            store: state,
+            consumer: stateSettings.instanceID,
+            batchSize: stateSettings.persistBatchSize,
+            reclaimIdle: stateSettings.reclaimIdle,
+            logger: logger
+        )
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: StorageShutdownService(storage: storage))
+            .init(service: StorageShutdownService(storage: storage)),
+            .init(service: persister),
         ]
         if let path = settings.socketPath {
             let server = UnixSocketServer(

@@ -18,22 +18,26 @@ public struct HealthCheckMethod: JSONRPCMethod {
     public struct Components: Encodable, Sendable {
         public var database: DatabaseHealth.Report
         public var redis: RedisHealth.Report
+        public var state: StateHealth.Report
     }
 
     private let database: DatabaseHealth
     private let redis: RedisHealth
+    private let state: StateHealth
 
-    public init(database: PostgresClient, redis: RedisClient, thresholds: HealthThresholds) {
+    public init(database: PostgresClient, redis: RedisClient, state: StateStore, thresholds: HealthThresholds) {
         self.database = DatabaseHealth(client: database, thresholds: thresholds)
         self.redis = RedisHealth(client: redis, thresholds: thresholds)
+        self.state = StateHealth(store: state, maximumLag: thresholds.statePersistLag)
     }
 
     public func handle(_ params: NoParams, context: RequestContext) async throws -> Result {
         async let databaseReport = database.check()
         async let redisReport = redis.check()
-        let components = Components(database: await databaseReport, redis: await redisReport)
+        async let stateReport = state.check()
+        let components = Components(database: await databaseReport, redis: await redisReport, state: await stateReport)
         return Result(
-            status: max(components.database.status, components.redis.status),
+            status: max(components.database.status, components.redis.status, components.state.status),
             version: JulesVersion.current,
             components: components
         )

@@ -28,17 +28,21 @@ public struct HealthThresholds: Sendable {
     public var redisMemoryRatio: Double
     /// How long one component's check may take before it counts as down.
     public var checkTimeout: Duration
+    /// Age of the oldest conversation-state update not yet in PostgreSQL.
+    public var statePersistLag: Duration
 
     public init(
         databaseLatency: Duration = .milliseconds(100),
         redisLatency: Duration = .milliseconds(50),
         redisMemoryRatio: Double = 0.9,
-        checkTimeout: Duration = .seconds(2)
+        checkTimeout: Duration = .seconds(2),
+        statePersistLag: Duration = .seconds(5)
     ) {
         self.databaseLatency = databaseLatency
         self.redisLatency = redisLatency
         self.redisMemoryRatio = redisMemoryRatio
         self.checkTimeout = checkTimeout
+        self.statePersistLag = statePersistLag
     }
 }
 

@@ -1,3 +1,4 @@
+import Foundation
 import JSONRPC
 import JulesCore
 import Logging
@@ -14,6 +15,8 @@ struct MembersHarness {
     let cipher: PIICipher
     let router: JSONRPCRouter
     let logs: CapturingSink
+    /// Conversation state under keys of this harness only, so parallel tests never share a journal.
+    let state: StateStore
 
     /// Runs `body` against a fresh database with the schema applied; drops it afterwards.
     static func run(
@@ -39,28 +42,34 @@ struct MembersHarness {
         try await StorageTestSupport.drop(name)
     }
 
-    init(database: PostgresClient, redis: RedisClient, cipher: PIICipher) throws {
+    init(database: PostgresClient, redis: RedisClient, cipher: PIICipher, state: StateStore? = nil) throws {
         self.database = database
         self.redis = redis
         self.cipher = cipher
         let logs = CapturingSink()
         self.logs = logs
+        // Every level, so the log-hygiene tests see everything the service could write.
+        let logger = Logger(label: "jules") { label in JSONLogHandler(label: label, level: .trace, sink: logs) }
+        let state =
+            state
+            ?? StateStore(
+                database: database, redis: redis, keyPrefix: "test:\(UUID().uuidString.prefix(8)):", logger: logger)
+        self.state = state
         let api = JulesAPI(
             startedAt: .now,
             registry: PrometheusCollectorRegistry(),
             document: try OpenRPCDocument.bundled(),
             database: database,
             redis: redis,
-            cipher: cipher
+            cipher: cipher,
+            state: state
         )
-        // Every level, so the log-hygiene tests see everything the service could write.
-        let logger = Logger(label: "jules") { label in JSONLogHandler(label: label, level: .trace, sink: logs) }
         self.router = JSONRPCRouter(methods: api.methods, logger: logger)
     }
 
     /// The same database seen through another key set, as after a restart with new configuration.
     func with(cipher: PIICipher) throws -> MembersHarness {
-        try MembersHarness(database: database, redis: redis, cipher: cipher)
+        try MembersHarness(database: database, redis: redis, cipher: cipher, state: state)
     }
 
     /// Calls `method` and returns the whole response object.

@@ -1,0 +1,149 @@
+import Foundation
+import JSONRPC
+import Postgres
+
+/// The PostgreSQL side of conversation state: the durable rows, forward-only upserts, and writes made straight
+/// to the database while Redis is unreachable.
+struct StateDatabase: Sendable {
+    let database: PostgresClient
+
+    /// How far a write made around Redis moves the version forward, so that it outranks every update that may
+    /// still sit in the unreachable journal for that household (at most this many).
+    static let bypassVersionJump: Int64 = 1 << 20
+
+    /// The stored state, or `nil` when the household does not exist (or is deleted).
+    func load(_ household: UUID) async throws(PostgresError) -> ConversationState? {
+        let rows = try await database.query(
+            """
+            SELECT households.id IS NOT NULL AS known, conversation_states.state::text AS state,
+                   conversation_states.version
+            FROM (SELECT $1::uuid AS id) AS wanted
+            LEFT JOIN households ON households.id = wanted.id AND households.deleted_at IS NULL
+            LEFT JOIN conversation_states ON conversation_states.household_id = wanted.id
+            """,
+            [.uuid(household)]
+        )
+        let row = rows[0]
+        guard try row.decode("known", as: Bool.self) else { return nil }
+        let version: Int64 = try row.decode("version", as: Int64?.self) ?? 0
+        guard let text: String = try row.decode("state") else { return ConversationState(state: nil, version: version) }
+        do {
+            return ConversationState(state: try JSONParser.parse(text), version: version)
+        } catch {
+            throw PostgresError(code: .decodingFailed, message: "a stored conversation state is not valid JSON")
+        }
+    }
+
+    /// One journal entry to store.
+    struct Entry: Sendable {
+        var household: UUID
+        var version: Int64
+        var state: JSONValue?
+    }
+
+    /// Stores the newest entry of each household, skipping any not newer than its row (and households that do
+    /// not exist). Returns the number of rows that changed.
+    @discardableResult
+    func upsert(_ entries: [Entry]) async throws(PostgresError) -> Int {
+        var newest: [UUID: Entry] = [:]
+        for entry in entries where (newest[entry.household]?.version ?? -1) < entry.version {
+            newest[entry.household] = entry
+        }
+        guard !newest.isEmpty else { return 0 }
+        let records = newest.values.map { entry -> JSONValue in
+            [
+                "household_id": .string(entry.household.uuidString.lowercased()),
+                "version": JSONValue(Int(entry.version)),
+                "state": entry.state ?? .null,
+            ]
+        }
+        let rows = try await database.query(
+            """
+            INSERT INTO conversation_states (household_id, state, version, updated_at)
+            SELECT incoming.household_id, incoming.state, incoming.version, now()
+            FROM jsonb_to_recordset($1::jsonb) AS incoming(household_id uuid, state jsonb, version bigint)
+            JOIN households ON households.id = incoming.household_id
+            ON CONFLICT (household_id) DO UPDATE
+                SET state = EXCLUDED.state, version = EXCLUDED.version, updated_at = EXCLUDED.updated_at
+                WHERE conversation_states.version < EXCLUDED.version
+            """,
+            [.json(JSONValue.array(records).jsonString)]
+        )
+        return rows.affectedRows
+    }
+
+    enum BypassOutcome: Sendable {
+        case written(ConversationState)
+        case versionMismatch(current: Int64)
+        case householdNotFound
+    }
+
+    /// Writes a state straight to PostgreSQL (Redis unreachable), recording that the cached copy is stale.
+    ///
+    /// - Parameter change: Computes the new state from the current one (a replace ignores it, a merge applies
+    ///   the patch; `nil` deletes); an error it throws rolls the transaction back.
+    func writeBypassingCache(
+        _ household: UUID,
+        expected: Int64?,
+        change: @Sendable (JSONValue?) throws -> JSONValue?
+    ) async throws -> BypassOutcome {
+        try await database.withTransaction { transaction in
+            let known = try await transaction.query(
+                "SELECT 1 FROM households WHERE id = $1 AND deleted_at IS NULL FOR SHARE", [.uuid(household)])
+            guard !known.isEmpty else { return .householdNotFound }
+            _ = try await transaction.query(
+                """
+                INSERT INTO conversation_states (household_id, state, version) VALUES ($1, NULL, 0)
+                ON CONFLICT (household_id) DO NOTHING
+                """,
+                [.uuid(household)]
+            )
+            let rows = try await transaction.query(
+                """
+                SELECT conversation_states.state::text AS state, conversation_states.version,
+                       state_cache_invalidations.household_id IS NOT NULL AS bypassed
+                FROM conversation_states
+                LEFT JOIN state_cache_invalidations USING (household_id)
+                WHERE conversation_states.household_id = $1
+                FOR UPDATE OF conversation_states
+                """,
+                [.uuid(household)]
+            )
+            let current: Int64 = try rows[0].decode("version")
+            if let expected, expected != current { return .versionMismatch(current: current) }
+            let currentState = try (rows[0].decode("state", as: String?.self)).map { text in try JSONParser.parse(text)
+            }
+            // The first write around the cache jumps past whatever the journal may still hold; later ones during
+            // the same outage follow on from it.
+            let bypassed: Bool = try rows[0].decode("bypassed")
+            let version = current + (bypassed ? 1 : Self.bypassVersionJump)
+            let newState = try change(currentState)
+            _ = try await transaction.query(
+                "UPDATE conversation_states SET state = $2, version = $3, updated_at = now() WHERE household_id = $1",
+                [.uuid(household), newState.map { .json($0.jsonString) } ?? .null, .int(version)]
+            )
+            _ = try await transaction.query(
+                """
+                INSERT INTO state_cache_invalidations (household_id, version) VALUES ($1, $2)
+                ON CONFLICT (household_id) DO UPDATE SET version = EXCLUDED.version
+                """,
+                [.uuid(household), .int(version)]
+            )
+            return .written(ConversationState(state: newState, version: version))
+        }
+    }
+
+    /// The households whose cached state is stale, with the version the cache must not be older than.
+    func pendingInvalidations() async throws(PostgresError) -> [(household: UUID, version: Int64)] {
+        let rows = try await database.query("SELECT household_id, version FROM state_cache_invalidations")
+        return try rows.map { row throws(PostgresError) in (try row.decode("household_id"), try row.decode("version")) }
+    }
+
+    /// Forgets an invalidation once the cache is clean, unless a newer bypass write replaced it meanwhile.
+    func clearInvalidation(_ household: UUID, version: Int64) async throws(PostgresError) {
+        _ = try await database.query(
+            "DELETE FROM state_cache_invalidations WHERE household_id = $1 AND version <= $2",
+            [.uuid(household), .int(version)]
+        )
+    }
+}

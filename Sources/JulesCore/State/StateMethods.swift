@@ -1,0 +1,174 @@
+import Foundation
+import JSONRPC
+import Redis
+
+extension StateStore.Failure: JSONRPCErrorConvertible {
+    public var jsonRPCError: JSONRPCError {
+        switch self {
+        case .householdNotFound:
+            .notFound("No live household has this id")
+        case .versionMismatch(let current):
+            .conflict(
+                "The state's version is not the expected one",
+                details: ["current_version": JSONValue(Int(current))]
+            )
+        case .tooLarge(let limit):
+            .invalidParams(field: "params.state", reason: "must be at most \(limit) bytes as compact JSON")
+        case .notAnObject:
+            .invalidParams(field: "params.state", reason: "must be a JSON object (after a merge, too)")
+        }
+    }
+}
+
+/// `state.get`: a household's conversation state, its version, and where it came from.
+struct StateGetMethod: JSONRPCMethod {
+    static let name = "state.get"
+
+    struct Params: Decodable, Sendable {
+        var householdID: UUID
+
+        enum CodingKeys: String, CodingKey {
+            case householdID = "household_id"
+        }
+    }
+
+    struct Result: Encodable, Sendable {
+        /// The state object, or `null` when there is none.
+        var state: JSONValue
+        var version: Int64
+        var source: StateStore.Source
+    }
+
+    let store: StateStore
+
+    func handle(_ params: Params, context: RequestContext) async throws -> Result {
+        let (state, source) = try await store.get(params.householdID)
+        return Result(state: state.state ?? .null, version: state.version, source: source)
+    }
+}
+
+/// `state.update`: replaces the state or merges a patch into it (RFC 7396), optionally only at an expected version.
+struct StateUpdateMethod: JSONRPCMethod {
+    static let name = "state.update"
+
+    enum Mode: String, Decodable, Sendable {
+        case replace, merge
+    }
+
+    struct Params: Decodable, Sendable {
+        var householdID: UUID
+        var state: JSONValue
+        var mode: Mode?
+        var expectedVersion: Int64?
+        var durable: Bool?
+
+        enum CodingKeys: String, CodingKey {
+            case state, mode, durable
+            case householdID = "household_id"
+            case expectedVersion = "expected_version"
+        }
+    }
+
+    struct Result: Encodable, Sendable {
+        var version: Int64
+    }
+
+    let store: StateStore
+
+    func handle(_ params: Params, context: RequestContext) async throws -> Result {
+        if let expected = params.expectedVersion, expected < 0 {
+            throw JSONRPCError.invalidParams(field: "params.expected_version", reason: "must not be negative")
+        }
+        let change: StateStore.Change
+        switch params.mode ?? .replace {
+        case .replace: change = .replace(params.state)
+        case .merge:
+            guard params.state.serialized.count <= store.maximumStateBytes else {
+                throw StateStore.Failure.tooLarge(limit: store.maximumStateBytes)
+            }
+            change = .merge(params.state)
+        }
+        let version = try await store.update(
+            params.householdID, change, expected: params.expectedVersion, durable: params.durable ?? false)
+        return Result(version: version)
+    }
+}
+
+/// `state.delete`: removes the state; the version goes on increasing.
+struct StateDeleteMethod: JSONRPCMethod {
+    static let name = "state.delete"
+
+    struct Params: Decodable, Sendable {
+        var householdID: UUID
+        var expectedVersion: Int64?
+        var durable: Bool?
+
+        enum CodingKeys: String, CodingKey {
+            case durable
+            case householdID = "household_id"
+            case expectedVersion = "expected_version"
+        }
+    }
+
+    let store: StateStore
+
+    func handle(_ params: Params, context: RequestContext) async throws -> StateUpdateMethod.Result {
+        if let expected = params.expectedVersion, expected < 0 {
+            throw JSONRPCError.invalidParams(field: "params.expected_version", reason: "must not be negative")
+        }
+        let version = try await store.update(
+            params.householdID, .delete, expected: params.expectedVersion, durable: params.durable ?? false)
+        return StateUpdateMethod.Result(version: version)
+    }
+}
+
+/// `state.stats`: cache hits and misses of this instance, and the journal's length and persist lag.
+struct StateStatsMethod: JSONRPCMethod {
+    static let name = "state.stats"
+
+    struct Result: Encodable, Sendable {
+        var cacheHits: Int
+        var cacheMisses: Int
+        /// Updates acknowledged but not yet in PostgreSQL; `null` while Redis is unreachable.
+        var journalLength: Int?
+        /// Age of the oldest of them, in milliseconds; `null` while Redis is unreachable.
+        var persistLagMS: Int?
+        /// `cache`, or `database` while Redis is unreachable and state goes straight to PostgreSQL.
+        var mode: StateStore.Source
+
+        enum CodingKeys: String, CodingKey {
+            case mode
+            case cacheHits = "cache_hits"
+            case cacheMisses = "cache_misses"
+            case journalLength = "journal_length"
+            case persistLagMS = "persist_lag_ms"
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(cacheHits, forKey: .cacheHits)
+            try container.encode(cacheMisses, forKey: .cacheMisses)
+            try container.encode(journalLength, forKey: .journalLength)
+            try container.encode(persistLagMS, forKey: .persistLagMS)
+            try container.encode(mode, forKey: .mode)
+        }
+    }
+
+    let store: StateStore
+
+    func handle(_ params: NoParams, context: RequestContext) async throws -> Result {
+        let journal: (length: Int, lagMilliseconds: Int)?
+        if store.isBypassingCache {
+            journal = nil
+        } else {
+            journal = try? await store.journalStatistics()
+        }
+        return Result(
+            cacheHits: store.cacheHits,
+            cacheMisses: store.cacheMisses,
+            journalLength: journal?.length,
+            persistLagMS: journal?.lagMilliseconds,
+            mode: store.isBypassingCache ? .database : .cache
+        )
+    }
+}

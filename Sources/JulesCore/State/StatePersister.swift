@@ -1,0 +1,249 @@
+import Foundation
+import JSONRPC
+import Logging
+import Metrics
+import Redis
+import ServiceLifecycle
+import Synchronization
+
+/// Drains the state journal into PostgreSQL: reads entries as one consumer of a consumer group, upserts each batch
+/// (forward-only), and acknowledges and deletes the entries only after the commit. Entries another instance read
+/// but never acknowledged (it died) are claimed after ``reclaimIdle``. On shutdown it drains what is left.
+///
+/// It also watches for Redis to come back while the state store bypasses the cache.
+public struct StatePersister: Service {
+    let store: StateStore
+    let consumer: String
+    let batchSize: Int
+    let reclaimIdle: Duration
+    let logger: Logger
+
+    private let batchSizes = Recorder(label: "jules_state_persist_batch_size")
+    private let persisted = Counter(label: "jules_state_persisted_total")
+    private let journalLength = Gauge(label: "jules_state_journal_length")
+    private let persistLag = Gauge(label: "jules_state_persist_lag_seconds")
+
+    /// - Parameters:
+    ///   - consumer: This instance's name in the consumer group; unique among the instances.
+    ///   - batchSize: Most entries per PostgreSQL statement.
+    ///   - reclaimIdle: How long an entry read by another consumer may stay unacknowledged before this one takes it.
+    public init(
+        store: StateStore, consumer: String, batchSize: Int = 500, reclaimIdle: Duration = .seconds(30),
+        logger: Logger
+    ) {
+        self.store = store
+        self.consumer = consumer
+        self.batchSize = batchSize
+        self.reclaimIdle = reclaimIdle
+        self.logger = logger
+    }
+
+    private var redis: RedisClient { store.cache.redis }
+
+    public func run() async throws {
+        let stopping = StopFlag()
+        var state = LoopState()
+        await withGracefulShutdownHandler {
+            while !stopping.isSet, !Task.isCancelled {
+                await iterate(&state, block: true)
+            }
+        } onGracefulShutdown: {
+            stopping.set()
+        }
+        // Drain: whatever was journaled before the servers stopped is stored before the process ends.
+        var rounds = 0
+        while !Task.isCancelled, rounds < 10_000 {
+            rounds += 1
+            guard await iterate(&state, block: false) > 0 || state.ownPending else { break }
+        }
+        logger.debug("state persister stopped")
+    }
+
+    struct LoopState {
+        var groupReady = false
+        /// Entries this consumer read but did not acknowledge (a failed batch): read again before new ones.
+        var ownPending = true
+        var lastReclaim = ContinuousClock.now - .seconds(3600)
+        var lastGauges = ContinuousClock.now - .seconds(3600)
+    }
+
+    /// One round; returns how many entries it stored.
+    @discardableResult
+    func iterate(_ state: inout LoopState, block: Bool) async -> Int {
+        if store.isBypassingCache {
+            if await !store.resumeCachingIfReachable() { await pause(.milliseconds(250)) }
+            return 0
+        }
+        do {
+            if !state.groupReady {
+                try await createGroup()
+                state.groupReady = true
+            }
+            var entries: [JournalEntry]
+            if state.ownPending {
+                entries = try await read(id: "0", block: nil)
+                state.ownPending = !entries.isEmpty
+            } else {
+                entries = []
+            }
+            if entries.isEmpty, ContinuousClock.now - state.lastReclaim > reclaimIdle / 2 {
+                entries = try await reclaim()
+                state.lastReclaim = .now
+            }
+            if entries.isEmpty {
+                entries = try await read(id: ">", block: block ? .milliseconds(200) : nil)
+            }
+            if ContinuousClock.now - state.lastGauges > .seconds(1) {
+                state.lastGauges = .now
+                if let stats = try? await journalStatistics() {
+                    journalLength.record(stats.length)
+                    persistLag.record(Double(stats.lagMilliseconds) / 1000)
+                }
+            }
+            guard !entries.isEmpty else { return 0 }
+            state.ownPending = true
+            try await persist(entries)
+            state.ownPending = false
+            return entries.count
+        } catch let error as RedisError where error.meansUnreachable {
+            logger.warning("state persister cannot reach Redis", metadata: ["error": .string(error.description)])
+            state.groupReady = false
+            await pause(.milliseconds(250))
+        } catch let error as RedisError where error.serverMessage?.hasPrefix("NOGROUP") == true {
+            // The journal or its group is gone (FLUSHALL, a new Redis): make them again.
+            logger.warning("the state journal's consumer group is missing; creating it again")
+            state.groupReady = false
+        } catch {
+            logger.error(
+                "state persister failed a batch; it will be retried",
+                metadata: ["error": .string(String(describing: error))])
+            await pause(.milliseconds(500))
+        }
+        return 0
+    }
+
+    private func pause(_ duration: Duration) async {
+        try? await Task.sleep(for: duration)
+    }
+
+    private func createGroup() async throws(RedisError) {
+        do {
+            _ = try await redis.command([
+                "XGROUP", "CREATE", store.cache.journalKey, StateCache.consumerGroup, "0", "MKSTREAM",
+            ])
+        } catch  where error.serverMessage?.hasPrefix("BUSYGROUP") == true {
+            // Another instance (or an earlier run) made it.
+        }
+    }
+
+    struct JournalEntry {
+        var id: [UInt8]
+        var entry: StateDatabase.Entry?
+    }
+
+    private func read(id: RedisArgument, block: Duration?) async throws(RedisError) -> [JournalEntry] {
+        var command: [RedisArgument] = [
+            "XREADGROUP", "GROUP", StateCache.consumerGroup, RedisArgument(consumer), "COUNT", RedisArgument(batchSize),
+        ]
+        if let block {
+            command += [
+                "BLOCK",
+                RedisArgument(
+                    Int(block.components.seconds * 1000 + block.components.attoseconds / 1_000_000_000_000_000)),
+            ]
+        }
+        command += ["STREAMS", store.cache.journalKey, id]
+        let reply = try await redis.command(command)
+        guard let streams = reply.arrayValue, let stream = streams.first?.arrayValue, stream.count == 2,
+            let items = stream[1].arrayValue
+        else { return [] }
+        return items.compactMap(Self.parse)
+    }
+
+    private func reclaim() async throws(RedisError) -> [JournalEntry] {
+        let idle = reclaimIdle.components.seconds * 1000 + reclaimIdle.components.attoseconds / 1_000_000_000_000_000
+        let reply = try await redis.command([
+            "XAUTOCLAIM", store.cache.journalKey, StateCache.consumerGroup, RedisArgument(consumer),
+            RedisArgument(Int(idle)), "0-0", "COUNT", RedisArgument(batchSize),
+        ])
+        guard let parts = reply.arrayValue, parts.count >= 2, let items = parts[1].arrayValue else { return [] }
+        let claimed = items.compactMap(Self.parse)
+        if !claimed.isEmpty {
+            logger.info(
+                "claimed state journal entries left by another instance",
+                metadata: ["entries": .stringConvertible(claimed.count)])
+        }
+        return claimed
+    }
+
+    /// `[id, [field, value, …]]`; the fields are nil for an entry deleted since it was delivered.
+    private static func parse(_ item: RedisReply) -> JournalEntry? {
+        guard let pair = item.arrayValue, pair.count == 2, let id = pair[0].bytes else { return nil }
+        guard let fields = pair[1].arrayValue else { return JournalEntry(id: id, entry: nil) }
+        var household: UUID?
+        var version: Int64?
+        var stored: [UInt8]?
+        var index = 0
+        while index + 1 < fields.count {
+            switch fields[index].stringValue {
+            case "h": household = fields[index + 1].stringValue.flatMap(UUID.init(uuidString:))
+            case "v": version = fields[index + 1].intValue.map(Int64.init)
+            case "s": stored = fields[index + 1].bytes
+            default: break
+            }
+            index += 2
+        }
+        guard let household, let version, let stored,
+            let state = try? ConversationState(storedText: stored, version: version)
+        else {
+            // Malformed: acknowledged and dropped rather than blocking the journal forever.
+            return JournalEntry(id: id, entry: nil)
+        }
+        return JournalEntry(id: id, entry: .init(household: household, version: version, state: state.state))
+    }
+
+    private func persist(_ entries: [JournalEntry]) async throws {
+        let valid = entries.compactMap(\.entry)
+        try await store.rows.upsert(valid)
+        let ids = entries.map { RedisArgument($0.id) }
+        let replies = try await redis.pipeline([
+            ["XACK", store.cache.journalKey, StateCache.consumerGroup] + ids,
+            ["XDEL", store.cache.journalKey] + ids,
+        ])
+        for reply in replies { _ = try reply.get() }
+        var newest: [UUID: Int64] = [:]
+        for entry in valid { newest[entry.household] = max(newest[entry.household] ?? 0, entry.version) }
+        try await store.cache.markPersisted(newest.map { ($0.key, $0.value) })
+        batchSizes.record(entries.count)
+        persisted.increment(by: valid.count)
+    }
+
+    /// The journal's length and the age of its oldest entry.
+    func journalStatistics() async throws(RedisError) -> (length: Int, lagMilliseconds: Int) {
+        try await store.journalStatistics()
+    }
+}
+
+/// A flag set once from the graceful-shutdown handler and read by the loop.
+final class StopFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    var isSet: Bool { value.load(ordering: .relaxed) }
+    func set() { value.store(true, ordering: .relaxed) }
+}
+
+extension StateStore {
+    /// The journal's length and the age in milliseconds of its oldest entry (0 when empty); entries are deleted
+    /// once persisted, so the oldest one is the oldest update not yet in PostgreSQL.
+    func journalStatistics() async throws(RedisError) -> (length: Int, lagMilliseconds: Int) {
+        let replies = try await cache.redis.pipeline([
+            ["XLEN", cache.journalKey],
+            ["XRANGE", cache.journalKey, "-", "+", "COUNT", "1"],
+        ])
+        let length = try replies[0].get().intValue ?? 0
+        guard let first = try replies[1].get().arrayValue?.first?.arrayValue?.first?.stringValue,
+            let milliseconds = first.split(separator: "-").first.flatMap({ Int($0) })
+        else { return (length, 0) }
+        let now = Int(Date().timeIntervalSince1970 * 1000)
+        return (length, max(0, now - milliseconds))
+    }
+}

@@ -1,0 +1,252 @@
+import Foundation
+import JSONRPC
+import Logging
+import Metrics
+import Postgres
+import Redis
+import Synchronization
+
+/// Conversation state: read from Redis, missed reads loaded from PostgreSQL; writes acknowledged once they are in
+/// Redis and its journal (one Lua step), persisted by ``StatePersister``.
+///
+/// When Redis cannot be reached, reads and writes go straight to PostgreSQL (``isBypassingCache``); writes made
+/// then are recorded so that, before the cache is trusted again, every older cached copy is dropped. The same
+/// check runs whenever the Redis client has opened a connection since the last check, because a restarted Redis
+/// may come back with copies older than what was written around it.
+public final class StateStore: Sendable {
+    /// What `state.update` does with the given state.
+    public enum Change: Sendable {
+        case replace(JSONValue)
+        case merge(JSONValue)
+        case delete
+
+        func apply(to current: JSONValue?) -> JSONValue? {
+            switch self {
+            case .replace(let state): state
+            case .merge(let patch): JSONMergePatch.apply(patch, to: current)
+            case .delete: nil
+            }
+        }
+    }
+
+    public enum Source: String, Sendable, Encodable {
+        case cache, database
+    }
+
+    /// A failure the client should hear about.
+    public enum Failure: Error, Sendable, Equatable {
+        case householdNotFound
+        case versionMismatch(current: Int64)
+        case tooLarge(limit: Int)
+        case notAnObject
+    }
+
+    let cache: StateCache
+    let rows: StateDatabase
+    let logger: Logger
+    /// The longest state accepted, as compact JSON.
+    public let maximumStateBytes: Int
+
+    private let bypassing = Atomic<Bool>(false)
+    /// `RedisClient.connectionsOpened` when the stale-copy check last completed; -1 before the first.
+    private let checkedAtConnections = Atomic<Int>(-1)
+    private let hits = Atomic<Int>(0)
+    private let misses = Atomic<Int>(0)
+    private let hitCounter = Counter(label: "jules_state_cache_hits_total")
+    private let missCounter = Counter(label: "jules_state_cache_misses_total")
+    private let bypassCounter = Counter(label: "jules_state_bypass_writes_total")
+
+    public init(
+        database: PostgresClient,
+        redis: RedisClient,
+        ttl: Duration = .seconds(300),
+        maximumStateBytes: Int = 64 * 1024,
+        keyPrefix: String = "jules:state:",
+        logger: Logger
+    ) {
+        self.cache = StateCache(redis: redis, ttl: ttl, keyPrefix: keyPrefix)
+        self.rows = StateDatabase(database: database)
+        self.maximumStateBytes = maximumStateBytes
+        self.logger = logger
+    }
+
+    /// Reads this instance answered from the cache.
+    public var cacheHits: Int { hits.load(ordering: .relaxed) }
+    /// Reads this instance had to load from PostgreSQL.
+    public var cacheMisses: Int { misses.load(ordering: .relaxed) }
+
+    /// The Redis key of a household's cached state (for operators and tests).
+    public func cacheKey(for household: UUID) -> String {
+        cache.keyPrefix + household.uuidString.lowercased()
+    }
+
+    /// The Redis key of the journal stream (for operators and tests).
+    public var journalKey: String { cache.keyPrefix + "journal" }
+
+    /// Whether reads and writes currently go straight to PostgreSQL because Redis could not be reached.
+    public var isBypassingCache: Bool { bypassing.load(ordering: .relaxed) }
+
+    // MARK: Reading
+
+    /// The household's state, from the cache when it holds it.
+    public func get(_ household: UUID) async throws -> (ConversationState, Source) {
+        if !isBypassingCache {
+            do {
+                try await dropStaleCopiesIfReconnected()
+                if let cached = try await cache.read(household) {
+                    hits.add(1, ordering: .relaxed)
+                    hitCounter.increment()
+                    return (try ConversationState(storedText: cached.stored, version: cached.version), .cache)
+                }
+                misses.add(1, ordering: .relaxed)
+                missCounter.increment()
+                let loaded = try await load(household)
+                try await cache.fill(household, loaded)
+                return (loaded, .database)
+            } catch let error as RedisError where error.meansUnreachable {
+                startBypassing(error)
+            }
+        }
+        return (try await load(household), .database)
+    }
+
+    private func load(_ household: UUID) async throws -> ConversationState {
+        guard let loaded = try await rows.load(household) else { throw Failure.householdNotFound }
+        return loaded
+    }
+
+    // MARK: Writing
+
+    /// Applies `change`, only if the current version is `expected` when given; returns the new version.
+    /// - Parameter durable: Also write the new state to PostgreSQL before returning.
+    public func update(
+        _ household: UUID,
+        _ change: Change,
+        expected: Int64? = nil,
+        durable: Bool = false
+    ) async throws -> Int64 {
+        if case .replace(let state) = change { try validate(state) }
+        if !isBypassingCache {
+            do {
+                return try await updateThroughCache(household, change, expected: expected, durable: durable)
+            } catch let error as RedisError where error.meansUnreachable {
+                startBypassing(error)
+            }
+        }
+        let maximumStateBytes = self.maximumStateBytes
+        let outcome = try await rows.writeBypassingCache(household, expected: expected) { current in
+            let newState = change.apply(to: current)
+            if let newState { try Self.validate(newState, maximumBytes: maximumStateBytes) }
+            return newState
+        }
+        switch outcome {
+        case .written(let state):
+            bypassCounter.increment()
+            return state.version
+        case .versionMismatch(let current): throw Failure.versionMismatch(current: current)
+        case .householdNotFound: throw Failure.householdNotFound
+        }
+    }
+
+    private func updateThroughCache(
+        _ household: UUID,
+        _ change: Change,
+        expected: Int64?,
+        durable: Bool
+    ) async throws -> Int64 {
+        try await dropStaleCopiesIfReconnected()
+        // Racing writers of a merge retry on a newer version; a bounded number of times, then it is a conflict.
+        for _ in 0..<32 {
+            let newState: JSONValue?
+            let precondition: Int64?
+            switch change {
+            case .replace(let state):
+                (newState, precondition) = (state, expected)
+            case .delete:
+                (newState, precondition) = (nil, expected)
+            case .merge:
+                guard let cached = try await cache.read(household) else {
+                    try await cache.fill(household, try await load(household))
+                    continue
+                }
+                if let expected, expected != cached.version { throw Failure.versionMismatch(current: cached.version) }
+                let current = try ConversationState(storedText: cached.stored, version: cached.version)
+                newState = change.apply(to: current.state)
+                try validate(newState!)
+                precondition = cached.version
+            }
+            switch try await cache.write(household, stored: newState.map(\.jsonString) ?? "", expected: precondition) {
+            case .written(let version):
+                if durable {
+                    try await rows.upsert([.init(household: household, version: version, state: newState)])
+                }
+                return version
+            case .versionMismatch(let current):
+                if expected != nil { throw Failure.versionMismatch(current: current) }
+            case .miss:
+                try await cache.fill(household, try await load(household))
+            }
+        }
+        throw Failure.versionMismatch(current: try await cache.read(household)?.version ?? 0)
+    }
+
+    private func validate(_ state: JSONValue) throws(Failure) {
+        try Self.validate(state, maximumBytes: maximumStateBytes)
+    }
+
+    private static func validate(_ state: JSONValue, maximumBytes: Int) throws(Failure) {
+        guard case .object = state else { throw .notAnObject }
+        guard state.serialized.count <= maximumBytes else { throw .tooLarge(limit: maximumBytes) }
+    }
+
+    // MARK: Redis outages
+
+    private func startBypassing(_ error: RedisError) {
+        if !bypassing.exchange(true, ordering: .relaxed) {
+            logger.warning(
+                "Redis is unreachable; conversation state goes straight to PostgreSQL until it is back",
+                metadata: ["error": .string(error.description)]
+            )
+        }
+    }
+
+    /// Called while bypassing: if Redis answers again, drops the cached copies made stale meanwhile and goes back
+    /// to the cache. Returns whether the cache is in use again.
+    public func resumeCachingIfReachable() async -> Bool {
+        guard isBypassingCache else { return true }
+        do {
+            try await cache.redis.ping()
+            try await dropStaleCopies()
+        } catch {
+            return false
+        }
+        bypassing.store(false, ordering: .relaxed)
+        logger.info("Redis is reachable again; conversation state uses the cache")
+        return true
+    }
+
+    private func dropStaleCopiesIfReconnected() async throws {
+        guard cache.redis.connectionsOpened != checkedAtConnections.load(ordering: .relaxed) else { return }
+        try await dropStaleCopies()
+    }
+
+    /// Drops every cached copy older than a write made around the cache, then forgets those writes.
+    func dropStaleCopies() async throws {
+        let connections = cache.redis.connectionsOpened
+        for (household, version) in try await rows.pendingInvalidations() {
+            try await cache.invalidate(household, olderThan: version)
+            try await rows.clearInvalidation(household, version: version)
+        }
+        checkedAtConnections.store(connections, ordering: .relaxed)
+    }
+}
+
+extension RedisError {
+    /// Whether the failure means Redis cannot be reached (as opposed to a command the server refused).
+    var meansUnreachable: Bool {
+        switch code {
+        case .connectionFailed, .connectionClosed, .timeout, .poolTimeout: true
+        default: false
+        }
+    }
+}

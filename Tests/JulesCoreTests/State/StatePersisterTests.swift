@@ -1,0 +1,140 @@
+import Foundation
+import JSONRPC
+import JulesCore
+import Logging
+import Postgres
+import Redis
+import ServiceLifecycle
+import Testing
+
+/// Runs the harness's persister as a service while `body` runs, then shuts it down gracefully (it drains).
+func withPersister(
+    _ harness: MembersHarness,
+    consumer: String = "test-\(UUID().uuidString.prefix(8))",
+    reclaimIdle: Duration = .seconds(30),
+    _ body: () async throws -> Void
+) async throws {
+    let persister = StatePersister(
+        store: harness.state, consumer: consumer, batchSize: 50, reclaimIdle: reclaimIdle,
+        logger: StorageTestSupport.logger)
+    let group = ServiceGroup(configuration: .init(services: [persister], logger: StorageTestSupport.logger))
+    try await withThrowingTaskGroup(of: Void.self) { tasks in
+        tasks.addTask { try await group.run() }
+        do {
+            try await body()
+        } catch {
+            await group.triggerGracefulShutdown()
+            throw error
+        }
+        await group.triggerGracefulShutdown()
+        try await tasks.waitForAll()
+    }
+}
+
+extension MembersHarness {
+    /// Polls `state.stats` until the journal is empty (or a generous deadline passes).
+    func waitForEmptyJournal(sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        for _ in 0..<600 {
+            if try await result("state.stats")["journal_length"] == 0 { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        Issue.record("the journal never emptied", sourceLocation: sourceLocation)
+    }
+
+    func storedState(_ household: String) async throws -> (state: JSONValue?, version: Int)? {
+        let rows = try await database.query(
+            "SELECT state::text AS state, version FROM conversation_states WHERE household_id = $1",
+            [.text(household)])
+        guard let row = rows.first else { return nil }
+        let text: String? = try row.decode("state")
+        return (try text.map { try JSONParser.parse($0) }, try row.decode("version"))
+    }
+}
+
+@Suite(.enabled(if: StorageTestSupport.isConfigured, "needs JULES_TEST_DATABASE_URL (scripts/test sets it)"))
+struct StatePersisterTests {
+    @Test func everyUpdateReachesPostgreSQLAndPersistedEntriesExpire() async throws {
+        try await MembersHarness.run { harness in
+            var households: [String] = []
+            for index in 0..<60 { households.append(try await harness.createHousehold("H\(index)")) }
+            for round in 1...3 {
+                for household in households {
+                    _ = try await harness.result(
+                        "state.update",
+                        ["household_id": .string(household), "mode": "merge", "state": [.init("r\(round)"): true]])
+                }
+            }
+            #expect(try await harness.result("state.stats")["journal_length"] == 180)
+            for household in households { #expect(try await harness.storedState(household) == nil) }
+            try await withPersister(harness) {
+                try await harness.waitForEmptyJournal()
+            }
+            for household in households {
+                let stored = try await harness.storedState(household)
+                #expect(stored?.version == 3)
+                #expect(stored?.state == ["r1": true, "r2": true, "r3": true])
+            }
+            let ttl = try await harness.redis.command([
+                "TTL", RedisArgument(harness.state.cacheKey(for: UUID(uuidString: households[0])!)),
+            ])
+            #expect((ttl.intValue ?? -1) > 0, "a persisted entry may expire")
+            _ = try await harness.result("state.update", ["household_id": .string(households[0]), "state": [:]])
+            let dirty = try await harness.redis.command([
+                "TTL", RedisArgument(harness.state.cacheKey(for: UUID(uuidString: households[0])!)),
+            ])
+            #expect(dirty.intValue == -1, "an entry not yet persisted never expires")
+        }
+    }
+
+    @Test func aLateOlderEntryNeverOverwritesANewerRow() async throws {
+        try await MembersHarness.run { harness in
+            let household = try await harness.createHousehold()
+            _ = try await harness.result("state.update", ["household_id": .string(household), "state": ["old": true]])
+            _ = try await harness.database.query(
+                "INSERT INTO conversation_states (household_id, state, version) VALUES ($1, '{\"newer\": true}', 100)",
+                [.text(household)])
+            try await withPersister(harness) { try await harness.waitForEmptyJournal() }
+            let stored = try await harness.storedState(household)
+            #expect(stored?.version == 100)
+            #expect(stored?.state == ["newer": true])
+        }
+    }
+
+    @Test func entriesADeadInstanceReadAreClaimedAndStored() async throws {
+        try await MembersHarness.run { harness in
+            let household = try await harness.createHousehold()
+            for index in 1...5 {
+                _ = try await harness.result(
+                    "state.update", ["household_id": .string(household), "state": ["n": .init(index)]])
+            }
+            let journal = RedisArgument(harness.state.journalKey)
+            _ = try await harness.redis.command([
+                "XGROUP", "CREATE", journal, "jules-state-persisters", "0", "MKSTREAM",
+            ])
+            let stolen = try await harness.redis.command([
+                "XREADGROUP", "GROUP", "jules-state-persisters", "dead-instance", "COUNT", "100", "STREAMS", journal,
+                ">",
+            ])
+            #expect(stolen.arrayValue?.first?.arrayValue?.last?.arrayValue?.count == 5, "the dead instance holds all 5")
+            try await withPersister(harness, reclaimIdle: .milliseconds(200)) {
+                try await harness.waitForEmptyJournal()
+            }
+            #expect(try await harness.storedState(household)?.version == 5)
+            let pending = try await harness.redis.command(["XPENDING", journal, "jules-state-persisters"])
+            #expect(pending.arrayValue?.first?.intValue == 0)
+        }
+    }
+
+    @Test func shutdownDrainsTheJournal() async throws {
+        try await MembersHarness.run { harness in
+            let household = try await harness.createHousehold()
+            for index in 1...30 {
+                _ = try await harness.result(
+                    "state.update", ["household_id": .string(household), "state": ["n": .init(index)]])
+            }
+            try await withPersister(harness) {}
+            #expect(try await harness.storedState(household)?.version == 30)
+            #expect(try await harness.result("state.stats")["journal_length"] == 0)
+        }
+    }
+}

@@ -1,0 +1,65 @@
+import Foundation
+import JSONRPC
+import JulesCore
+import Postgres
+import Redis
+import Testing
+
+/// Redis stopped and started again under conversation state (these stop the shared Redis, so they run in the
+/// serial pass of tests whose names contain "Restart").
+@Suite(.serialized, .enabled(if: StorageTestSupport.canRestart, "needs JULES_TEST_SERVICES to stop and start servers"))
+struct StateRestartTests {
+    @Test func writesDuringARedisOutageGoToPostgreSQLAndNoStaleCopySurvivesTheReturn() async throws {
+        try await MembersHarness.run { harness in
+            let household = try await harness.createHousehold()
+            let id = JSONValue.string(household)
+            // Acknowledged through the cache, not yet persisted: these sit in the journal when Redis stops.
+            for index in 1...3 {
+                _ = try await harness.result("state.update", ["household_id": id, "state": ["n": .init(index)]])
+            }
+            try StorageTestSupport.runServices("redis stop")
+            do {
+                let during = try await harness.result("state.update", ["household_id": id, "state": ["n": 4]])
+                let version = try #require(during["version"]?.intValue)
+                #expect(version > 3, "a write around the cache outranks everything in the journal")
+                let merged = try await harness.result(
+                    "state.update", ["household_id": id, "mode": "merge", "state": ["m": true]])
+                #expect(merged["version"]?.intValue == version + 1)
+                let scalar = try await harness.error(
+                    "state.update", ["household_id": id, "mode": "merge", "state": 5])
+                #expect(scalar["data"]?["field"] == "params.state", "a merge must leave an object, also around Redis")
+                let read = try await harness.result("state.get", ["household_id": id])
+                #expect(read["source"] == "database")
+                #expect(read["state"] == ["n": 4, "m": true])
+                #expect(try await harness.result("state.stats")["mode"] == "database")
+                let health = try await harness.result("health.check")
+                #expect(health["components"]?["state"]?["status"] == "degraded")
+                let conflict = try await harness.error(
+                    "state.update", ["household_id": id, "state": [:], "expected_version": 2])
+                #expect(conflict["data"]?["current_version"]?.intValue == version + 1)
+            } catch {
+                try StorageTestSupport.runServices("redis start")
+                throw error
+            }
+            try StorageTestSupport.runServices("redis start")
+
+            // The cached copy (version 3) came back with Redis; no read may see it.
+            let after = try await harness.result("state.get", ["household_id": id])
+            #expect(after["state"] == ["n": 4, "m": true])
+            try await withPersister(harness) {
+                for _ in 0..<200 where harness.state.isBypassingCache {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                #expect(!harness.state.isBypassingCache, "the cache is used again once Redis answers")
+                try await harness.waitForEmptyJournal()
+            }
+            let read = try await harness.result("state.get", ["household_id": id])
+            #expect(read["state"] == ["n": 4, "m": true], "the journal's older entries were not applied over it")
+            let next = try await harness.result(
+                "state.update", ["household_id": id, "mode": "merge", "state": ["k": 1]])
+            #expect((next["version"]?.intValue ?? 0) > (read["version"]?.intValue ?? 0))
+            try await withPersister(harness) { try await harness.waitForEmptyJournal() }
+            #expect(try await harness.storedState(household)?.state == ["n": 4, "m": true, "k": 1])
+        }
+    }
+}
