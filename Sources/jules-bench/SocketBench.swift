@@ -82,7 +82,7 @@ struct SocketBench: AsyncParsableCommand {
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(
-                            ClosedLoopHandler(requests: own, run: run, checkErrors: raw == nil)
+                            ClosedLoopHandler(requests: own, run: run, jsonRPC: raw == nil)
                         )
                     }
                 }
@@ -203,14 +203,15 @@ final class ClosedLoopHandler: ChannelInboundHandler {
     private let requests: [ByteBuffer]
     private var next = 0
     private let run: BenchRun
-    private let checkErrors: Bool
+    /// JSON-RPC lines (answers checked for errors), or raw RESP (a Redis server).
+    private let jsonRPC: Bool
     private var sentAt: UInt64 = 0
     private var pending = ByteBuffer()
 
-    init(requests: [ByteBuffer], run: BenchRun, checkErrors: Bool) {
+    init(requests: [ByteBuffer], run: BenchRun, jsonRPC: Bool) {
         self.requests = requests
         self.run = run
-        self.checkErrors = checkErrors
+        self.jsonRPC = jsonRPC
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -220,10 +221,8 @@ final class ClosedLoopHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var buffer = unwrapInboundIn(data)
         pending.writeBuffer(&buffer)
-        while let newline = pending.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) {
-            let length = newline - pending.readerIndex + 1
-            let isError =
-                checkErrors && pending.readableBytesView[pending.readerIndex..<newline].starts(with: errorPrefix)
+        while let length = nextResponseLength() {
+            let isError = jsonRPC && pending.readableBytesView.starts(with: errorPrefix)
             pending.moveReaderIndex(forwardBy: length)
             let now = NIODeadline.now().uptimeNanoseconds
             if run.record(completedAt: now, latency: now - sentAt, isError: isError) {
@@ -235,6 +234,15 @@ final class ClosedLoopHandler: ChannelInboundHandler {
 
     private let errorPrefix = Array(#"{"jsonrpc":"2.0","error""#.utf8)
 
+    /// The length of the first complete response in `pending`: a line for JSON-RPC; a whole RESP reply for a raw
+    /// (Redis) line, whose bulk strings span two lines.
+    private func nextResponseLength() -> Int? {
+        let bytes = pending.readableBytesView
+        guard jsonRPC else { return RESP.length(of: bytes, from: bytes.startIndex).map { $0 - bytes.startIndex } }
+        guard let newline = bytes.firstIndex(of: UInt8(ascii: "\n")) else { return nil }
+        return newline - bytes.startIndex + 1
+    }
+
     private func send(context: ChannelHandlerContext) {
         sentAt = NIODeadline.now().uptimeNanoseconds
         context.writeAndFlush(wrapOutboundOut(requests[next]), promise: nil)
@@ -243,5 +251,32 @@ final class ClosedLoopHandler: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
+    }
+}
+
+/// Just enough of RESP to find where a reply ends.
+enum RESP {
+    /// The index after the reply starting at `start`, or `nil` if it is not complete yet.
+    static func length(of bytes: ByteBufferView, from start: Int) -> Int? {
+        guard start < bytes.endIndex,
+            let newline = bytes[start...].firstIndex(of: UInt8(ascii: "\n"))
+        else { return nil }
+        let header = bytes[(start + 1)..<max(start + 1, newline - 1)]
+        let count = Int(String(decoding: header, as: UTF8.self)) ?? 0
+        switch bytes[start] {
+        case UInt8(ascii: "$"):
+            guard count >= 0 else { return newline + 1 }
+            let end = newline + 1 + count + 2
+            return end <= bytes.endIndex ? end : nil
+        case UInt8(ascii: "*"):
+            var next = newline + 1
+            for _ in 0..<max(0, count) {
+                guard let after = length(of: bytes, from: next) else { return nil }
+                next = after
+            }
+            return next
+        default:
+            return newline + 1
+        }
     }
 }

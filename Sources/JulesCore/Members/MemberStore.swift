@@ -35,7 +35,9 @@ struct MemberStore: Sendable {
 
     /// Whether PostgreSQL knows `name` as an IANA timezone (the same rule as the table's check constraint).
     func isIANATimezone(_ name: String) async throws(PostgresError) -> Bool {
-        try await database.query("SELECT jules_is_iana_timezone($1) AS known", [.text(name)])[0].decode("known")
+        try await database.query(
+            "SELECT EXISTS (SELECT 1 FROM iana_timezones WHERE name = $1) AS known", [.text(name)]
+        )[0].decode("known")
     }
 
     // MARK: Members

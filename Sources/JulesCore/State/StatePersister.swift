@@ -51,10 +51,15 @@ public struct StatePersister: Service {
             stopping.set()
         }
         // Drain: whatever was journaled before the servers stopped is stored before the process ends.
-        var rounds = 0
-        while !Task.isCancelled, rounds < 10_000 {
-            rounds += 1
-            guard await iterate(&state, block: false) > 0 || state.ownPending else { break }
+        // A round that stores nothing ends it, unless a failed batch waits for another try (a few at most).
+        var fruitless = 0
+        while !Task.isCancelled, fruitless < 5 {
+            if await iterate(&state, block: false) > 0 {
+                fruitless = 0
+            } else {
+                guard state.ownPending else { break }
+                fruitless += 1
+            }
         }
         logger.debug("state persister stopped")
     }
@@ -108,6 +113,8 @@ public struct StatePersister: Service {
         } catch let error as RedisError where error.meansUnreachable {
             logger.warning("state persister cannot reach Redis", metadata: ["error": .string(error.description)])
             state.groupReady = false
+            // A read whose reply was lost still made the entries pending for this consumer: read them again first.
+            state.ownPending = true
             await pause(.milliseconds(250))
         } catch let error as RedisError where error.serverMessage?.hasPrefix("NOGROUP") == true {
             // The journal or its group is gone (FLUSHALL, a new Redis): make them again.

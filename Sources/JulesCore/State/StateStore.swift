@@ -47,7 +47,10 @@ public final class StateStore: Sendable {
     /// The longest state accepted, as compact JSON.
     public let maximumStateBytes: Int
 
-    private let bypassing = Atomic<Bool>(false)
+    /// ``Mode`` as its raw value.
+    private let mode = Atomic<Int>(Mode.cache.rawValue)
+    /// Bypass writes still running; the switch back to the cache waits for them.
+    private let bypassWritesInFlight = Atomic<Int>(0)
     /// `RedisClient.connectionsOpened` when the stale-copy check last completed; -1 before the first.
     private let checkedAtConnections = Atomic<Int>(-1)
     private let hits = Atomic<Int>(0)
@@ -84,13 +87,35 @@ public final class StateStore: Sendable {
     public var journalKey: String { cache.keyPrefix + "journal" }
 
     /// Whether reads and writes currently go straight to PostgreSQL because Redis could not be reached.
-    public var isBypassingCache: Bool { bypassing.load(ordering: .relaxed) }
+    public var isBypassingCache: Bool { mode.load(ordering: .relaxed) != Mode.cache.rawValue }
+
+    /// Where reads and writes go.
+    private enum Mode: Int {
+        /// Redis, with PostgreSQL behind it.
+        case cache
+        /// Straight to PostgreSQL: Redis is unreachable.
+        case bypass
+        /// Redis is back; stale cached copies are being dropped. Requests wait for the switch to finish, so
+        /// none can see a stale copy or write on top of one.
+        case switching
+    }
+
+    /// Waits while the store switches back to the cache; returns whether to use the cache.
+    private func useCache() async throws -> Bool {
+        while true {
+            switch Mode(rawValue: mode.load(ordering: .acquiring)) {
+            case .cache: return true
+            case .bypass: return false
+            default: try await Task.sleep(for: .milliseconds(2))
+            }
+        }
+    }
 
     // MARK: Reading
 
     /// The household's state, from the cache when it holds it.
     public func get(_ household: UUID) async throws -> (ConversationState, Source) {
-        if !isBypassingCache {
+        if try await useCache() {
             do {
                 try await dropStaleCopiesIfReconnected()
                 if let cached = try await cache.read(household) {
@@ -126,13 +151,27 @@ public final class StateStore: Sendable {
         durable: Bool = false
     ) async throws -> Int64 {
         if case .replace(let state) = change { try validate(state) }
-        if !isBypassingCache {
-            do {
-                return try await updateThroughCache(household, change, expected: expected, durable: durable)
-            } catch let error as RedisError where error.meansUnreachable {
-                startBypassing(error)
+        while true {
+            if try await useCache() {
+                do {
+                    return try await updateThroughCache(household, change, expected: expected, durable: durable)
+                } catch let error as RedisError where error.meansUnreachable {
+                    startBypassing(error)
+                }
             }
+            // Counted, then the mode read again: the switch back to the cache sets the mode, then waits for the
+            // count to reach zero, so it either sees this write in flight or this write sees the switch.
+            bypassWritesInFlight.add(1, ordering: .sequentiallyConsistent)
+            guard mode.load(ordering: .sequentiallyConsistent) == Mode.bypass.rawValue else {
+                bypassWritesInFlight.subtract(1, ordering: .sequentiallyConsistent)
+                continue
+            }
+            defer { bypassWritesInFlight.subtract(1, ordering: .sequentiallyConsistent) }
+            return try await updateBypassingCache(household, change, expected: expected)
         }
+    }
+
+    private func updateBypassingCache(_ household: UUID, _ change: Change, expected: Int64?) async throws -> Int64 {
         let maximumStateBytes = self.maximumStateBytes
         let outcome = try await rows.writeBypassingCache(household, expected: expected) { current in
             let newState = change.apply(to: current)
@@ -202,7 +241,9 @@ public final class StateStore: Sendable {
     // MARK: Redis outages
 
     private func startBypassing(_ error: RedisError) {
-        if !bypassing.exchange(true, ordering: .relaxed) {
+        let (exchanged, _) = mode.compareExchange(
+            expected: Mode.cache.rawValue, desired: Mode.bypass.rawValue, ordering: .sequentiallyConsistent)
+        if exchanged {
             logger.warning(
                 "Redis is unreachable; conversation state goes straight to PostgreSQL until it is back",
                 metadata: ["error": .string(error.description)]
@@ -212,6 +253,9 @@ public final class StateStore: Sendable {
 
     /// Called while bypassing: if Redis answers again, drops the cached copies made stale meanwhile and goes back
     /// to the cache. Returns whether the cache is in use again.
+    ///
+    /// Stale copies are dropped twice: once while requests still bypass the cache (the bulk of them), then, after
+    /// new requests are held and the bypass writes in flight have finished, once more for the writes made meanwhile.
     public func resumeCachingIfReachable() async -> Bool {
         guard isBypassingCache else { return true }
         do {
@@ -220,7 +264,18 @@ public final class StateStore: Sendable {
         } catch {
             return false
         }
-        bypassing.store(false, ordering: .relaxed)
+        mode.store(Mode.switching.rawValue, ordering: .sequentiallyConsistent)
+        do {
+            // A bypass write that read the old mode is counted by now; any later request waits in useCache().
+            while bypassWritesInFlight.load(ordering: .sequentiallyConsistent) > 0 {
+                try await Task.sleep(for: .milliseconds(1))
+            }
+            try await dropStaleCopies()
+        } catch {
+            mode.store(Mode.bypass.rawValue, ordering: .sequentiallyConsistent)
+            return false
+        }
+        mode.store(Mode.cache.rawValue, ordering: .sequentiallyConsistent)
         logger.info("Redis is reachable again; conversation state uses the cache")
         return true
     }
