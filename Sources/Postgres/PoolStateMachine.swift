@@ -105,6 +105,21 @@ struct PoolStateMachine<Connection: Sendable, Waiter: Sendable>: Sendable {
         return self.release(connection, reusable: true)
     }
 
+    /// Removes the waiters at the front of the queue (the longest waiting) for which `expired` holds, stopping at
+    /// the first for which it does not.
+    mutating func removeLeadingWaiters(while expired: (Waiter) -> Bool) -> [Waiter] {
+        var removed: [Waiter] = []
+        while let first = self.waiters.first, expired(first.waiter) {
+            removed.append(self.waiters.removeFirst().waiter)
+        }
+        return removed
+    }
+
+    /// The longest-waiting waiter.
+    var firstWaiter: Waiter? {
+        self.waiters.first?.waiter
+    }
+
     /// Removes a waiter that timed out or was cancelled; `nil` when it was already served.
     mutating func removeWaiter(id: Int) -> Waiter? {
         guard let index = self.waiters.firstIndex(where: { $0.id == id }) else { return nil }

@@ -9,12 +9,17 @@ final class RedisConnectionPool: Sendable {
 
     private struct Waiter {
         var continuation: Continuation
-        var timer: Scheduled<Void>?
+        /// When it fails with `.poolTimeout`. Waiters queue in order and share one timeout, so the first in the
+        /// queue always expires first.
+        var deadline: NIODeadline
     }
 
     private struct State {
         var machine: RedisPoolStateMachine<RedisConnection, Waiter>
         var nextWaiterID = 0
+        /// Whether a timer is armed for the first waiter's deadline. One timer serves the whole queue: arming and
+        /// cancelling one per waiter cost two event-loop wake-ups per wait, which showed under load.
+        var expiryArmed = false
     }
 
     private let state: NIOLockedValueBox<State>
@@ -56,14 +61,13 @@ final class RedisConnectionPool: Sendable {
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: Continuation) in
                 let action = self.state.withLockedValue { state in
-                    let action = state.machine.enqueue(id: id, waiter: Waiter(continuation: continuation))
-                    if case .queued = action {
-                        // Scheduled under the lock: the timer takes the lock too, so it cannot fire before the
-                        // waiter is stored.
-                        let timer = self.timerLoop.scheduleTask(in: self.acquireTimeout) {
-                            self.removeWaiter(id: id, error: Self.timeoutError(self.acquireTimeout))
-                        }
-                        state.machine.updateWaiter(id: id) { $0.timer = timer }
+                    let deadline = NIODeadline.now() + self.acquireTimeout
+                    let action = state.machine.enqueue(
+                        id: id, waiter: Waiter(continuation: continuation, deadline: deadline))
+                    if case .queued = action, !state.expiryArmed {
+                        // Armed under the lock: the timer takes the lock too, so it sees the stored waiter.
+                        state.expiryArmed = true
+                        self.armExpiry(at: deadline)
                     }
                     return action
                 }
@@ -88,8 +92,28 @@ final class RedisConnectionPool: Sendable {
         guard let waiter = self.state.withLockedValue({ $0.machine.removeWaiter(id: id) }) else {
             return
         }
-        waiter.timer?.cancel()
         waiter.continuation.resume(returning: .failure(error))
+    }
+
+    private func armExpiry(at deadline: NIODeadline) {
+        self.timerLoop.scheduleTask(deadline: deadline) { self.expireWaiters() }
+    }
+
+    /// Fails the waiters whose deadline has passed, and re-arms the timer for the next one, if any.
+    private func expireWaiters() {
+        let expired = self.state.withLockedValue { state in
+            let now = NIODeadline.now()
+            let expired = state.machine.removeLeadingWaiters { $0.deadline <= now }
+            if let next = state.machine.firstWaiter {
+                self.armExpiry(at: next.deadline)
+            } else {
+                state.expiryArmed = false
+            }
+            return expired
+        }
+        for waiter in expired {
+            waiter.continuation.resume(returning: .failure(Self.timeoutError(self.acquireTimeout)))
+        }
     }
 
     /// Gives a connection back.
@@ -99,7 +123,6 @@ final class RedisConnectionPool: Sendable {
         case .keep:
             return nil
         case .handOver(let connection, let waiter):
-            waiter.timer?.cancel()
             waiter.continuation.resume(returning: .success(connection))
             return nil
         case .close(let connection):
@@ -112,7 +135,6 @@ final class RedisConnectionPool: Sendable {
     func shutdown() -> [RedisConnection] {
         let action = self.state.withLockedValue { $0.machine.shutdown() }
         for waiter in action.waiters {
-            waiter.timer?.cancel()
             waiter.continuation.resume(returning: .failure(Self.shutDownError))
         }
         return action.connections

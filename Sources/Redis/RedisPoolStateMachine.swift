@@ -115,12 +115,19 @@ struct RedisPoolStateMachine<Connection, Waiter> {
 }
 
 extension RedisPoolStateMachine {
-    /// Changes a queued waiter in place (the pool stores its timer there after queueing it).
-    mutating func updateWaiter(id: Int, _ update: (inout Waiter) -> Void) {
-        guard let index = self.waiters.lastIndex(where: { $0.id == id }) else {
-            return
+    /// Removes the waiters at the front of the queue (the longest waiting) for which `expired` holds, stopping at
+    /// the first for which it does not.
+    mutating func removeLeadingWaiters(while expired: (Waiter) -> Bool) -> [Waiter] {
+        var removed: [Waiter] = []
+        while let first = self.waiters.first, expired(first.waiter) {
+            removed.append(self.waiters.removeFirst().waiter)
         }
-        update(&self.waiters[index].waiter)
+        return removed
+    }
+
+    /// The longest-waiting waiter.
+    var firstWaiter: Waiter? {
+        self.waiters.first?.waiter
     }
 }
 

@@ -106,3 +106,16 @@ extension PoolStateMachine.AcquireAction {
 extension PoolStateMachine.ReleaseAction {
     var isNone: Bool { if case .none = self { true } else { false } }
 }
+
+extension PoolStateMachineTests {
+    @Test func expiredWaitersLeaveFromTheFrontOnly() {
+        var machine = Machine(maxSize: 1)
+        _ = machine.acquire()
+        for (id, name) in ["a1", "a2", "b3", "a4"].enumerated() {
+            #expect(machine.acquire(waiter: (id, name)).isWait)
+        }
+        #expect(machine.removeLeadingWaiters { $0.hasPrefix("a") } == ["a1", "a2"])
+        #expect(machine.firstWaiter == "b3")
+        #expect(machine.statistics.waiting == 2, "a4 stays behind b3")
+    }
+}

@@ -97,4 +97,16 @@ import Testing
         #expect(machine.inUse == 1)
         #expect(machine.shutdown().waiters.isEmpty)
     }
+
+    @Test func expiredWaitersLeaveFromTheFrontOnly() {
+        var machine = Machine(connections: [1])
+        _ = machine.acquire()
+        for (id, name) in ["a1", "a2", "b3", "a4"].enumerated() {
+            _ = machine.enqueue(id: id, waiter: name)
+        }
+        #expect(machine.removeLeadingWaiters { $0.hasPrefix("a") } == ["a1", "a2"])
+        #expect(machine.firstWaiter == "b3")
+        #expect(machine.waitingCount == 2, "a4 stays behind b3")
+        #expect(machine.removeLeadingWaiters { _ in false }.isEmpty)
+    }
 }
