@@ -26,6 +26,7 @@ public final class RedisClient: Sendable {
     let logger: Logger
     private let threadPool: NIOThreadPool
     private let pool: RedisConnectionPool
+    let batcher: RedisCommandBatcher
     let threadPoolExecutor: RedisThreadPoolExecutor
     /// SHA1 of each script's source, learned from `SCRIPT LOAD`.
     let scriptHashes = NIOLockedValueBox<[String: String]>([:])
@@ -55,6 +56,12 @@ public final class RedisClient: Sendable {
             size: configuration.poolSize,
             acquireTimeout: configuration.acquireTimeout,
             timerLoop: eventLoopGroup.next()
+        )
+        self.batcher = RedisCommandBatcher(
+            connection: RedisConnection(id: configuration.poolSize, counter: self.pool.counter),
+            threadPool: self.threadPool,
+            configuration: configuration,
+            logger: logger
         )
     }
 
@@ -143,6 +150,8 @@ public final class RedisClient: Sendable {
         } catch {
             self.logger.debug("the Redis thread pool did not shut down cleanly", metadata: ["error": "\(error)"])
         }
+        // No flush can run now (a late one finds the pool stopped and touches nothing), so closing here is safe.
+        self.batcher.close()
     }
 
     /// Runs `body` with a connection of the pool, on the thread pool: the one way the client calls hiredis.

@@ -34,7 +34,8 @@ struct StateCache: Sendable {
 
     /// The cached state, or `nil` on a miss.
     func read(_ household: UUID) async throws(RedisError) -> CachedRead? {
-        let reply = try await redis.command([RedisArgument("HMGET"), key(household), "v", "s"])
+        // The hot path: batched with the other reads in flight into one round trip.
+        let reply = try await redis.batchedCommand([RedisArgument("HMGET"), key(household), "v", "s"])
         guard let fields = reply.arrayValue, fields.count == 2, let version = fields[0].intValue else { return nil }
         return CachedRead(version: Int64(version), stored: fields[1].bytes ?? [])
     }
