@@ -45,4 +45,25 @@ extension RedisClient {
             return try result.get()
         }
     }
+
+    /// Runs a Lua script with `EVALSHA`, pipelined with the other commands in flight (see
+    /// ``batchedCommand(_:)``).
+    ///
+    /// The first call for a script, and a call after the server forgot it (`NOSCRIPT`), go through
+    /// ``evaluate(_:keys:arguments:)``, which loads it. The script must not block.
+    public func batchedEvaluate(
+        _ script: RedisScript,
+        keys: [RedisArgument],
+        arguments: [RedisArgument]
+    ) async throws(RedisError) -> RedisReply {
+        if let hash = self.scriptHashes.withLockedValue({ $0[script.source] }) {
+            do {
+                return try await self.batchedCommand(
+                    ["EVALSHA", RedisArgument(hash), RedisArgument(keys.count)] + keys + arguments)
+            } catch  where error.serverErrorCode == "NOSCRIPT" {
+                // Restarted or flushed: load it again below.
+            }
+        }
+        return try await self.evaluate(script, keys: keys, arguments: arguments)
+    }
 }

@@ -43,5 +43,24 @@ extension RedisServerTests {
                 _ = try await client.delete([list])
             }
         }
+
+        @Test func scriptsRunBatchedAndReloadAfterAFlush() async throws {
+            try await RedisTestServer.withClient { client in
+                let script = RedisScript("return redis.call('INCRBY', KEYS[1], ARGV[1])")
+                let key = RedisArgument(RedisTestServer.key())
+                let replies = try await withThrowingTaskGroup(of: Int.self) { group in
+                    for _ in 0..<50 {
+                        group.addTask {
+                            try await client.batchedEvaluate(script, keys: [key], arguments: ["2"]).intValue ?? -1
+                        }
+                    }
+                    return try await group.reduce(into: [Int]()) { $0.append($1) }
+                }
+                #expect(replies.sorted() == Array(stride(from: 2, through: 100, by: 2)))
+                _ = try await client.command(["SCRIPT", "FLUSH"])
+                #expect(try await client.batchedEvaluate(script, keys: [key], arguments: ["1"]) == .integer(101))
+                _ = try await client.delete([key])
+            }
+        }
     }
 }

@@ -61,7 +61,7 @@ struct StateCache: Sendable {
         stored: String,
         expected: Int64?
     ) async throws(RedisError) -> WriteOutcome {
-        let reply = try await redis.evaluate(
+        let reply = try await redis.batchedEvaluate(
             Self.writeScript,
             keys: [key(household), journalKey],
             arguments: [
@@ -81,7 +81,7 @@ struct StateCache: Sendable {
 
     /// Caches a state loaded from PostgreSQL, unless the cache already holds that version or a newer one.
     func fill(_ household: UUID, _ state: ConversationState) async throws(RedisError) {
-        _ = try await redis.evaluate(
+        _ = try await redis.batchedEvaluate(
             Self.fillScript,
             keys: [key(household)],
             arguments: [RedisArgument(String(state.version)), RedisArgument(state.storedText), ttlSeconds]
@@ -91,7 +91,7 @@ struct StateCache: Sendable {
     /// Lets entries expire whose cached version is the one just persisted.
     func markPersisted(_ versions: [(household: UUID, version: Int64)]) async throws(RedisError) {
         guard !versions.isEmpty else { return }
-        _ = try await redis.evaluate(
+        _ = try await redis.batchedEvaluate(
             Self.markPersistedScript,
             keys: versions.map { key($0.household) },
             arguments: versions.map { RedisArgument(String($0.version)) } + [ttlSeconds]
@@ -100,7 +100,7 @@ struct StateCache: Sendable {
 
     /// Drops cached entries older than `version` (written around Redis while it was unreachable).
     func invalidate(_ household: UUID, olderThan version: Int64) async throws(RedisError) {
-        _ = try await redis.evaluate(
+        _ = try await redis.batchedEvaluate(
             Self.invalidateScript,
             keys: [key(household)],
             arguments: [RedisArgument(String(version))]
