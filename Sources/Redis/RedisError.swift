@@ -103,7 +103,7 @@ public struct RedisError: Error, Sendable, CustomStringConvertible {
     }
 
     /// The server's error code, the first word of its message (`WRONGTYPE`, `NOSCRIPT`, `ERR`).
-    var serverErrorCode: Substring? {
+    public var serverErrorCode: Substring? {
         self.serverMessage?.prefix { $0 != " " }
     }
 }

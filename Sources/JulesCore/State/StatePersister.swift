@@ -116,7 +116,7 @@ public struct StatePersister: Service {
             // A read whose reply was lost still made the entries pending for this consumer: read them again first.
             state.ownPending = true
             await pause(.milliseconds(250))
-        } catch let error as RedisError where error.serverMessage?.hasPrefix("NOGROUP") == true {
+        } catch let error as RedisError where error.serverErrorCode == "NOGROUP" {
             // The journal or its group is gone (FLUSHALL, a new Redis): make them again.
             logger.warning("the state journal's consumer group is missing; creating it again")
             state.groupReady = false
@@ -138,7 +138,7 @@ public struct StatePersister: Service {
             _ = try await redis.command([
                 "XGROUP", "CREATE", store.cache.journalKey, StateCache.consumerGroup, "0", "MKSTREAM",
             ])
-        } catch  where error.serverMessage?.hasPrefix("BUSYGROUP") == true {
+        } catch  where error.serverErrorCode == "BUSYGROUP" {
             // Another instance (or an earlier run) made it.
         }
     }

@@ -301,6 +301,8 @@ extension RedisError {
     var meansUnreachable: Bool {
         switch code {
         case .connectionFailed, .connectionClosed, .timeout, .poolTimeout: true
+        // Restarting with its append-only file, Redis answers LOADING until it has read its data back.
+        case .server: serverErrorCode == "LOADING"
         default: false
         }
     }
