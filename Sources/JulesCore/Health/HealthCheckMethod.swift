@@ -28,7 +28,7 @@ public struct HealthCheckMethod: JSONRPCMethod {
     public init(database: PostgresClient, redis: RedisClient, state: StateStore, thresholds: HealthThresholds) {
         self.database = DatabaseHealth(client: database, thresholds: thresholds)
         self.redis = RedisHealth(client: redis, thresholds: thresholds)
-        self.state = StateHealth(store: state, maximumLag: thresholds.statePersistLag)
+        self.state = StateHealth(store: state, thresholds: thresholds)
     }
 
     public func handle(_ params: NoParams, context: RequestContext) async throws -> Result {

@@ -16,8 +16,8 @@ public struct StateHealth: Sendable {
     }
 
     let store: StateStore
-    /// Persist lag above which the state store is `degraded`.
-    let maximumLag: Duration
+    /// Persist lag above which the state store is `degraded`, and how long the check may take.
+    let thresholds: HealthThresholds
 
     func check() async -> Report {
         guard !store.isBypassingCache else {
@@ -26,14 +26,14 @@ public struct StateHealth: Sendable {
                 reasons: ["Redis is unreachable: state is read from and written to PostgreSQL directly"])
         }
         let store = self.store
-        let journal = try? await withTimeout(.seconds(2)) { try await store.journalStatistics() }
+        let journal = try? await withTimeout(thresholds.checkTimeout) { try await store.journalStatistics() }
         guard let journal = journal ?? nil else {
             return Report(status: .degraded, mode: .cache, reasons: ["the state journal cannot be read"])
         }
         var report = Report(
             status: .healthy, mode: .cache, journalLength: journal.length, persistLagMs: journal.lagMilliseconds,
             reasons: [])
-        let limit = Int(maximumLag.components.seconds * 1000)
+        let limit = Int(thresholds.statePersistLag.components.seconds * 1000)
         if journal.lagMilliseconds > limit {
             report.status = .degraded
             report.reasons.append("the oldest unpersisted update is older than \(limit) ms")

@@ -19,11 +19,18 @@ struct MemberStore: Sendable {
 
     // MARK: Households
 
-    func createHousehold(name: String, timezone: String) async throws(PostgresError) -> Household {
-        let rows = try await database.query(
-            "INSERT INTO households (name, timezone) VALUES ($1, $2) RETURNING \(Household.columns)",
-            [.text(name), .text(timezone)]
-        )
+    /// A new household; `nil` when `timezone` is not an IANA name PostgreSQL knows (the foreign key refuses it).
+    func createHousehold(name: String, timezone: String) async throws(PostgresError) -> Household? {
+        let rows: PostgresRows
+        do {
+            rows = try await database.query(
+                "INSERT INTO households (name, timezone) VALUES ($1, $2) RETURNING \(Household.columns)",
+                [.text(name), .text(timezone)]
+            )
+        } catch {
+            if error.isForeignKeyViolation, error.constraint == "households_timezone_iana" { return nil }
+            throw error
+        }
         return try Household(row: rows[0])
     }
 
@@ -31,13 +38,6 @@ struct MemberStore: Sendable {
         let rows = try await database.query(
             "SELECT \(Household.columns) FROM households WHERE id = $1", [.uuid(id)])
         return try rows.first.map { row throws(PostgresError) in try Household(row: row) }
-    }
-
-    /// Whether PostgreSQL knows `name` as an IANA timezone (the same rule as the table's check constraint).
-    func isIANATimezone(_ name: String) async throws(PostgresError) -> Bool {
-        try await database.query(
-            "SELECT EXISTS (SELECT 1 FROM iana_timezones WHERE name = $1) AS known", [.text(name)]
-        )[0].decode("known")
     }
 
     // MARK: Members

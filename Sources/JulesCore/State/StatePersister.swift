@@ -100,7 +100,7 @@ public struct StatePersister: Service {
             }
             if ContinuousClock.now - state.lastGauges > .seconds(1) {
                 state.lastGauges = .now
-                if let stats = try? await journalStatistics() {
+                if let stats = try? await store.journalStatistics() {
                     journalLength.record(stats.length)
                     persistLag.record(Double(stats.lagMilliseconds) / 1000)
                 }
@@ -223,11 +223,6 @@ public struct StatePersister: Service {
         try await store.cache.markPersisted(newest.map { ($0.key, $0.value) })
         batchSizes.record(entries.count)
         persisted.increment(by: valid.count)
-    }
-
-    /// The journal's length and the age of its oldest entry.
-    func journalStatistics() async throws(RedisError) -> (length: Int, lagMilliseconds: Int) {
-        try await store.journalStatistics()
     }
 }
 

@@ -150,11 +150,14 @@ public final class StateStore: Sendable {
         expected: Int64? = nil,
         durable: Bool = false
     ) async throws -> Int64 {
-        if case .replace(let state) = change { try validate(state) }
+        // A replacement is checked and encoded once, not again on each attempt.
+        var replacement: String?
+        if case .replace(let state) = change { replacement = try Self.encode(state, maximumBytes: maximumStateBytes) }
         while true {
             if try await useCache() {
                 do {
-                    return try await updateThroughCache(household, change, expected: expected, durable: durable)
+                    return try await updateThroughCache(
+                        household, change, replacement: replacement, expected: expected, durable: durable)
                 } catch let error as RedisError where error.meansUnreachable {
                     startBypassing(error)
                 }
@@ -175,7 +178,7 @@ public final class StateStore: Sendable {
         let maximumStateBytes = self.maximumStateBytes
         let outcome = try await rows.writeBypassingCache(household, expected: expected) { current in
             let newState = change.apply(to: current)
-            if let newState { try Self.validate(newState, maximumBytes: maximumStateBytes) }
+            if let newState { _ = try Self.encode(newState, maximumBytes: maximumStateBytes) }
             return newState
         }
         switch outcome {
@@ -190,6 +193,7 @@ public final class StateStore: Sendable {
     private func updateThroughCache(
         _ household: UUID,
         _ change: Change,
+        replacement: String?,
         expected: Int64?,
         durable: Bool
     ) async throws -> Int64 {
@@ -197,12 +201,13 @@ public final class StateStore: Sendable {
         // Racing writers of a merge retry on a newer version; a bounded number of times, then it is a conflict.
         for _ in 0..<32 {
             let newState: JSONValue?
+            let stored: String
             let precondition: Int64?
             switch change {
             case .replace(let state):
-                (newState, precondition) = (state, expected)
+                (newState, stored, precondition) = (state, replacement ?? state.jsonString, expected)
             case .delete:
-                (newState, precondition) = (nil, expected)
+                (newState, stored, precondition) = (nil, "", expected)
             case .merge:
                 guard let cached = try await cache.read(household) else {
                     try await cache.fill(household, try await load(household))
@@ -210,11 +215,12 @@ public final class StateStore: Sendable {
                 }
                 if let expected, expected != cached.version { throw Failure.versionMismatch(current: cached.version) }
                 let current = try ConversationState(storedText: cached.stored, version: cached.version)
-                newState = change.apply(to: current.state)
-                try validate(newState!)
-                precondition = cached.version
+                let merged = change.apply(to: current.state)
+                (newState, stored, precondition) = (
+                    merged, try Self.encode(merged ?? .null, maximumBytes: maximumStateBytes), cached.version
+                )
             }
-            switch try await cache.write(household, stored: newState.map(\.jsonString) ?? "", expected: precondition) {
+            switch try await cache.write(household, stored: stored, expected: precondition) {
             case .written(let version):
                 if durable {
                     try await rows.upsert([.init(household: household, version: version, state: newState)])
@@ -229,13 +235,12 @@ public final class StateStore: Sendable {
         throw Failure.versionMismatch(current: try await cache.read(household)?.version ?? 0)
     }
 
-    private func validate(_ state: JSONValue) throws(Failure) {
-        try Self.validate(state, maximumBytes: maximumStateBytes)
-    }
-
-    private static func validate(_ state: JSONValue, maximumBytes: Int) throws(Failure) {
+    /// The state as stored (compact JSON), once it is known to be an object within the size limit.
+    private static func encode(_ state: JSONValue, maximumBytes: Int) throws(Failure) -> String {
         guard case .object = state else { throw .notAnObject }
-        guard state.serialized.count <= maximumBytes else { throw .tooLarge(limit: maximumBytes) }
+        let text = state.jsonString
+        guard text.utf8.count <= maximumBytes else { throw .tooLarge(limit: maximumBytes) }
+        return text
     }
 
     // MARK: Redis outages

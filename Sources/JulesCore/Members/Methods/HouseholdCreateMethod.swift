@@ -14,12 +14,15 @@ struct HouseholdCreateMethod: JSONRPCMethod {
     func handle(_ params: Params, context: RequestContext) async throws -> Household {
         let name = try InputRules.name(params.name, field: "params.name", maximumLength: 200)
         let timezone = params.timezone ?? "UTC"
-        guard timezone.utf8.count <= 64, try await members.store.isIANATimezone(timezone) else {
-            throw JSONRPCError.invalidParams(
-                field: "params.timezone",
-                reason: "must be an IANA timezone name such as Europe/Berlin or America/New_York"
-            )
+        let invalidTimezone = JSONRPCError.invalidParams(
+            field: "params.timezone",
+            reason: "must be an IANA timezone name such as Europe/Berlin or America/New_York"
+        )
+        guard timezone.utf8.count <= 64 else { throw invalidTimezone }
+        // One round trip: the table's foreign key to the zone names is the check.
+        guard let household = try await members.store.createHousehold(name: name, timezone: timezone) else {
+            throw invalidTimezone
         }
-        return try await members.store.createHousehold(name: name, timezone: timezone)
+        return household
     }
 }
