@@ -23,6 +23,8 @@ public struct JulesAPI: Sendable {
     public var members: Members
     /// Conversation state.
     public var state: StateStore
+    /// The SMS queue.
+    public var sms: SMS
 
     public init(
         startedAt: ContinuousClock.Instant,
@@ -33,6 +35,7 @@ public struct JulesAPI: Sendable {
         cipher: PIICipher,
         defaultRegion: Region = .us,
         state: StateStore? = nil,
+        sms: SMS? = nil,
         healthThresholds: HealthThresholds = HealthThresholds()
     ) {
         self.startedAt = startedAt
@@ -43,6 +46,7 @@ public struct JulesAPI: Sendable {
         self.healthThresholds = healthThresholds
         self.members = Members(database: database, cipher: cipher, defaultRegion: defaultRegion)
         self.state = state ?? StateStore(database: database, redis: redis, logger: Logger(label: "jules.state"))
+        self.sms = sms ?? SMS(database: database, cipher: cipher, providerName: "outbox", rate: 80)
     }
 
     /// The methods served, one value per method type.
@@ -59,6 +63,6 @@ public struct JulesAPI: Sendable {
             StateUpdateMethod(store: state),
             StateDeleteMethod(store: state),
             StateStatsMethod(store: state),
-        ] + members.methods
+        ] + members.methods + sms.methods
     }
 }

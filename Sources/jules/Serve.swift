@@ -54,6 +54,7 @@ struct Serve: AsyncParsableCommand {
         let storageSettings = try StorageSettings()
         let security = try SecuritySettings()
         let stateSettings = try StateSettings()
+        let smsSettings = try SMSSettings(instanceID: stateSettings.instanceID)
         let thresholds = try StorageSettings.healthThresholds()
         let startedAt = ContinuousClock.now
         LogSetup.bootstrap(level: settings.logLevel)
@@ -88,6 +89,23 @@ struct Serve: AsyncParsableCommand {
             keyPrefix: stateSettings.keyPrefix,
             logger: logger
         )
+        let eventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: settings.eventLoopThreads)
+        let provider = smsSettings.makeProvider(eventLoopGroup: eventLoopGroup, logger: logger)
+        let sms = SMS(
+            database: storage.database,
+            cipher: security.cipher,
+            providerName: provider.name,
+            rate: smsSettings.rate,
+            senderRate: smsSettings.senderRate,
+            maximumBatch: smsSettings.maximumBatch
+        )
+        logger.info(
+            "SMS provider chosen",
+            metadata: [
+                "provider": .string(provider.name), "rate": .stringConvertible(smsSettings.rate),
+                "quiet_hours": .string(smsSettings.sender.quietHours.map { "\($0.start)-\($0.end)" } ?? "off"),
+            ]
+        )
         let api = JulesAPI(
             startedAt: startedAt,
             registry: registry,
@@ -97,16 +115,16 @@ struct Serve: AsyncParsableCommand {
             cipher: security.cipher,
             defaultRegion: security.defaultRegion,
             state: state,
+            sms: sms,
             healthThresholds: thresholds
         )
-        let eventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: settings.eventLoopThreads)
         let router = JSONRPCRouter(
             methods: api.methods,
             configuration: .init(maximumBatchSize: settings.maximumBatchSize),
             logger: logger
         )
-        // Shut down in reverse order: the servers drain first, then the state persister stores what they
-        // journaled, then the storage clients close.
+        // Shut down in reverse order: the servers drain first, then the SMS sender finishes its requests in flight,
+        // then the state persister stores what was journaled, then the storage clients close.
         let persister = StatePersister(
             store: state,
             consumer: stateSettings.instanceID,
@@ -117,6 +135,16 @@ struct Serve: AsyncParsableCommand {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: StorageShutdownService(storage: storage)),
             .init(service: persister),
+            .init(
+                service: SMSSender(
+                    queue: sms.queue,
+                    provider: provider,
+                    limiter: SMSRateLimiter(redis: storage.redis!, buckets: smsSettings.buckets()),
+                    cipher: security.cipher,
+                    configuration: smsSettings.sender,
+                    wakeup: sms.wakeup,
+                    logger: logger
+                )),
         ]
         if let path = settings.socketPath {
             let server = UnixSocketServer(

@@ -17,6 +17,10 @@ struct MembersHarness {
     let logs: CapturingSink
     /// Conversation state under keys of this harness only, so parallel tests never share a journal.
     let state: StateStore
+    /// The SMS queue the methods write to (no sender runs unless a test starts one).
+    let sms: SMS
+    /// The logger of the router, writing into ``logs``.
+    let logger: Logger
 
     /// Runs `body` against a fresh database with the schema applied; drops it afterwards.
     static func run(
@@ -50,6 +54,9 @@ struct MembersHarness {
         self.logs = logs
         // Every level, so the log-hygiene tests see everything the service could write.
         let logger = Logger(label: "jules") { label in JSONLogHandler(label: label, level: .trace, sink: logs) }
+        self.logger = logger
+        let sms = SMS(database: database, cipher: cipher, providerName: "twilio", rate: 80)
+        self.sms = sms
         let state =
             state
             ?? StateStore(
@@ -62,7 +69,8 @@ struct MembersHarness {
             database: database,
             redis: redis,
             cipher: cipher,
-            state: state
+            state: state,
+            sms: sms
         )
         self.router = JSONRPCRouter(methods: api.methods, logger: logger)
     }

@@ -1,0 +1,23 @@
+import CoreMetrics
+import Foundation
+
+/// The SMS sender's metrics: messages and segments by the status they reached, retries, provider latency,
+/// opt-outs reported by the carrier, reconciliations, and spend.
+struct SMSMetrics: Sendable {
+    let retries = Counter(label: "jules_sms_retries_total")
+    let optOuts = Counter(label: "jules_sms_carrier_opt_outs_total")
+    let reconciled = Counter(label: "jules_sms_reconciled_total")
+    let sendLatency = Timer(label: "jules_sms_provider_request_duration_seconds")
+
+    func finished(_ status: SMSStatus, segments: Int) {
+        Counter(label: "jules_sms_messages_total", dimensions: [("status", status.rawValue)]).increment()
+        Counter(label: "jules_sms_segments_total", dimensions: [("status", status.rawValue)]).increment(by: segments)
+    }
+
+    /// Twilio reports a charge as a negative amount; the counter adds what was spent, in millionths of the unit.
+    func recordPrice(_ price: Decimal, unit: String) {
+        let micros = NSDecimalNumber(decimal: abs(price) * 1_000_000).int64Value
+        guard micros > 0 else { return }
+        Counter(label: "jules_sms_spend_micros_total", dimensions: [("unit", unit)]).increment(by: micros)
+    }
+}

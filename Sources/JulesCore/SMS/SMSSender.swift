@@ -1,0 +1,470 @@
+import Foundation
+import JSONRPC
+import Logging
+import Metrics
+import Postgres
+import Redis
+import ServiceLifecycle
+import Synchronization
+
+/// How the sender works: who it is, how long it holds rows, how it retries, and when it keeps quiet.
+public struct SMSSenderConfiguration: Sendable {
+    /// This instance's name in `claimed_by`; unique among the instances.
+    public var instance: String
+    /// How long a row stays this instance's without being touched; longer than a provider request may take, so a
+    /// live instance never loses a row it is sending.
+    public var lease: Duration
+    /// Attempts per message, the first included.
+    public var maximumAttempts: Int
+    /// The first retry waits about this long, each further one twice as long, up to ``retryCap``.
+    public var retryBase: Duration
+    public var retryCap: Duration
+    /// Local times (`HH:MM`) between which bulk messages wait; `nil` for none.
+    public var quietHours: (start: String, end: String)?
+    /// Provider requests in flight at once.
+    public var maximumInFlight: Int
+    /// How often an idle sender looks at the queue (it is also woken by messages queued here).
+    public var pollInterval: Duration
+    /// How often it looks for rows whose sender died.
+    public var orphanScanInterval: Duration
+
+    public init(
+        instance: String,
+        lease: Duration = .seconds(60),
+        maximumAttempts: Int = 3,
+        retryBase: Duration = .seconds(1),
+        retryCap: Duration = .seconds(60),
+        quietHours: (start: String, end: String)? = ("21:00", "08:00"),
+        maximumInFlight: Int = 32,
+        pollInterval: Duration = .milliseconds(250),
+        orphanScanInterval: Duration? = nil
+    ) {
+        self.instance = instance
+        self.lease = lease
+        self.maximumAttempts = maximumAttempts
+        self.retryBase = retryBase
+        self.retryCap = retryCap
+        self.quietHours = quietHours
+        self.maximumInFlight = maximumInFlight
+        self.pollInterval = pollInterval
+        self.orphanScanInterval = orphanScanInterval ?? min(.seconds(5), lease / 2)
+    }
+}
+
+/// Sends what the queue holds: claims ready rows (replies first), waits for their tokens, checks the member once
+/// more, hands each to the provider and records the answer. Rows whose sender died are reconciled with the provider
+/// before anything is sent again. On shutdown it stops claiming, lets go of rows it has not started, and waits for
+/// the requests in flight.
+public struct SMSSender: Service {
+    let queue: SMSQueue
+    let provider: any SMSProvider
+    let limiter: SMSRateLimiter
+    let cipher: PIICipher
+    let configuration: SMSSenderConfiguration
+    let wakeup: SMSWakeup
+    let logger: Logger
+
+    private let metrics = SMSMetrics()
+
+    public init(
+        queue: SMSQueue,
+        provider: any SMSProvider,
+        limiter: SMSRateLimiter,
+        cipher: PIICipher,
+        configuration: SMSSenderConfiguration,
+        wakeup: SMSWakeup,
+        logger: Logger
+    ) {
+        self.queue = queue
+        self.provider = provider
+        self.limiter = limiter
+        self.cipher = cipher
+        self.configuration = configuration
+        self.wakeup = wakeup
+        self.logger = logger
+    }
+
+    /// Rows claimed at a time: what the slowest bucket lets go in about a quarter of a second. Claimed rows wait
+    /// for their tokens in order, so a reply queued meanwhile waits behind at most that much bulk.
+    private var claimSize: Int {
+        let rate = limiter.buckets.map(\.rate).min() ?? 1
+        return max(1, min(16, Int(rate / 4)))
+    }
+
+    private var quietHours: SMSQueue.QuietHours {
+        configuration.quietHours.map { SMSQueue.QuietHours(start: $0.start, end: $0.end) } ?? .off
+    }
+
+    public func run() async throws {
+        let stopping = StopFlag()
+        let inFlight = InFlightCount()
+        let startedAt = Date()
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                var lastOrphanScan = ContinuousClock.now - .seconds(3600)
+                var firstScan = true
+                while !stopping.isSet, !Task.isCancelled {
+                    if ContinuousClock.now - lastOrphanScan >= configuration.orphanScanInterval {
+                        lastOrphanScan = .now
+                        await reconcileOrphans(includingOwnBefore: firstScan ? startedAt : nil)
+                        firstScan = false
+                    }
+                    let capacity = configuration.maximumInFlight - inFlight.value
+                    guard capacity > 0 else {
+                        await wakeup.wait(upTo: configuration.pollInterval)
+                        continue
+                    }
+                    let claimed: [SMSQueue.Claimed]
+                    do {
+                        claimed = try await queue.claim(
+                            limit: min(capacity, claimSize),
+                            instance: configuration.instance,
+                            lease: configuration.lease,
+                            quietHours: quietHours
+                        )
+                    } catch {
+                        logger.warning("the SMS queue could not be read", metadata: ["error": "\(error)"])
+                        await wakeup.wait(upTo: .seconds(1))
+                        continue
+                    }
+                    guard !claimed.isEmpty else {
+                        await wakeup.wait(upTo: configuration.pollInterval)
+                        continue
+                    }
+                    var next = 0
+                    while next < claimed.count, !stopping.isSet {
+                        let message = claimed[next]
+                        do {
+                            try await limiter.acquire(cost: message.segments)
+                        } catch {
+                            logger.warning(
+                                "the SMS rate limit could not be checked in Redis; sending waits",
+                                metadata: ["error": "\(error)"])
+                            try? await Task.sleep(for: .seconds(1))
+                            break
+                        }
+                        next += 1
+                        guard let token = await start(message) else { continue }
+                        inFlight.add(1)
+                        group.addTask {
+                            await CorrelationID.withValue(message.correlationID ?? CorrelationID.generate()) {
+                                await deliver(message, phoneToken: token.phoneToken, attempt: token.attempt)
+                            }
+                            inFlight.add(-1)
+                            wakeup.signal()
+                        }
+                    }
+                    if next < claimed.count {
+                        try? await queue.release(claimed[next...].map(\.id), instance: configuration.instance)
+                    }
+                }
+            }
+        } onGracefulShutdown: {
+            stopping.set()
+            wakeup.signal()
+        }
+        await provider.shutdown()
+        logger.debug("SMS sender stopped")
+    }
+
+    // MARK: One message
+
+    /// Moves a claimed row to `sending` (or fails it for an opted-out or deleted member).
+    private func start(_ message: SMSQueue.Claimed) async -> (phoneToken: String, attempt: Int)? {
+        do {
+            switch try await queue.start(message.id, instance: configuration.instance, lease: configuration.lease) {
+            case .send(let token, let attempt):
+                return (token, attempt)
+            case .refused(let reason):
+                metrics.finished(.failed, segments: message.segments)
+                logger.info(
+                    "SMS not sent: the member may not be texted",
+                    metadata: ["message_id": "\(message.id.lowercased)", "reason": "\(reason.rawValue)"])
+                return nil
+            case .lost:
+                return nil
+            }
+        } catch {
+            logger.warning(
+                "an SMS could not be started",
+                metadata: ["message_id": "\(message.id.lowercased)", "error": "\(error)"])
+            return nil
+        }
+    }
+
+    /// Hands one message to the provider and records what happened.
+    private func deliver(_ message: SMSQueue.Claimed, phoneToken: String, attempt: Int) async {
+        let to: String
+        do {
+            to = try cipher.open(phoneToken)
+        } catch {
+            logger.error(
+                "an SMS recipient's number could not be decrypted",
+                metadata: ["message_id": "\(message.id.lowercased)", "error": "\(error)"])
+            await record(
+                message, attempt: attempt,
+                failure: ProviderFailure(kind: .permanent, message: "the member's number could not be decrypted"))
+            return
+        }
+        let attemptStarted = Date()
+        let clock = ContinuousClock()
+        let began = clock.now
+        do {
+            let receipt = try await provider.send(OutgoingSMS(messageID: message.id, to: to, body: message.body))
+            metrics.sendLatency.recordNanoseconds(Self.nanoseconds(clock.now - began))
+            await recordSent(message.id, segments: message.segments, receipt: receipt, attempt: attempt)
+        } catch {
+            metrics.sendLatency.recordNanoseconds(Self.nanoseconds(clock.now - began))
+            if case .unknownFate = error.kind {
+                // The request may have gone through: look before sending it again.
+                await reconcile(
+                    id: message.id, memberID: message.memberID, to: to, body: message.body,
+                    since: attemptStarted.addingTimeInterval(-1), segments: message.segments, attempt: attempt,
+                    failure: error)
+                return
+            }
+            await record(message, attempt: attempt, failure: error)
+        }
+    }
+
+    /// Records the provider's receipt; keeps trying for a while if PostgreSQL is unreachable (until then the row
+    /// stays `sending`, and a later reconciliation finds the message at the provider).
+    private func recordSent(_ id: UUID, segments: Int, receipt: ProviderReceipt, attempt: Int) async {
+        for wait in [0, 100, 500, 2000] {
+            if wait > 0 { try? await Task.sleep(for: .milliseconds(wait)) }
+            do {
+                if try await queue.markSent(id, provider: provider.name, receipt: receipt) {
+                    metrics.finished(.sent, segments: segments)
+                    if let price = receipt.price, let unit = receipt.priceUnit {
+                        metrics.recordPrice(price, unit: unit)
+                    }
+                    logger.debug(
+                        "SMS sent",
+                        metadata: ["message_id": "\(id.lowercased)", "attempt": "\(attempt)", "sid": "\(receipt.sid)"])
+                }
+                return
+            } catch {
+                logger.warning(
+                    "a sent SMS could not be recorded yet",
+                    metadata: ["message_id": "\(id.lowercased)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// Records a failure: permanent ones end the message (a 21610 also opts the member out), the others put it
+    /// back in the queue after a backoff.
+    private func record(_ message: SMSQueue.Claimed, attempt: Int, failure: ProviderFailure) async {
+        let metadata: Logger.Metadata = [
+            "message_id": "\(message.id.lowercased)", "attempt": "\(attempt)",
+            "provider_code": "\(failure.code.map(String.init) ?? "none")",
+            "http_status": "\(failure.httpStatus.map(String.init) ?? "none")", "error": "\(failure.message)",
+        ]
+        do {
+            switch failure.kind {
+            case .permanent:
+                if try await queue.fail(message.id, instance: configuration.instance, failure: failure) {
+                    metrics.finished(.failed, segments: message.segments)
+                    logger.notice("SMS refused by the provider", metadata: metadata)
+                    if failure.isUnsubscribed { await optOut(message.memberID, correlationID: message.correlationID) }
+                }
+            case .retryable, .unknownFate:
+                var delay = backoff(attempt: attempt)
+                if case .retryable(let retryAfter?) = failure.kind { delay = max(delay, retryAfter) }
+                let status = try await queue.retry(
+                    message.id, instance: configuration.instance, delay: delay,
+                    maximumAttempts: configuration.maximumAttempts, failure: failure, countsAsAttempt: true)
+                if status == .failed {
+                    metrics.finished(.failed, segments: message.segments)
+                    logger.notice("SMS failed after its last attempt", metadata: metadata)
+                } else if status == .queued {
+                    metrics.retries.increment()
+                    logger.info(
+                        "SMS will be retried",
+                        metadata: metadata.merging(["retry_in_ms": "\(SMSQueue.milliseconds(delay))"]) { $1 })
+                }
+            }
+        } catch {
+            logger.warning(
+                "an SMS failure could not be recorded; the row is reconciled after its lease",
+                metadata: metadata.merging(["record_error": "\(error)"]) { $1 })
+        }
+    }
+
+    /// Looks for a message whose fate is unknown at the provider: found, it is recorded as sent; not found, it
+    /// goes back in the queue (the lost attempt is not counted when `attempt` is nil: the process died, not the
+    /// provider). If the provider cannot be asked, the row is left for a later reconciliation.
+    private func reconcile(
+        id: UUID, memberID: UUID, to: String, body: String, since: Date, segments: Int, attempt: Int?,
+        failure: ProviderFailure
+    ) async {
+        do {
+            let known = try await queue.knownSIDs(memberID: memberID, excluding: id)
+            switch try await provider.find(to: to, body: body, since: since, excluding: known) {
+            case .found(let receipt):
+                logger.info(
+                    "SMS found at the provider after an unknown outcome", metadata: ["message_id": "\(id.lowercased)"])
+                metrics.reconciled.increment(by: 1)
+                await recordSent(id, segments: segments, receipt: receipt, attempt: attempt ?? 0)
+            case .notFound:
+                let delay = attempt.map { backoff(attempt: $0) } ?? .zero
+                let status = try await queue.retry(
+                    id, instance: configuration.instance, delay: delay,
+                    maximumAttempts: configuration.maximumAttempts, failure: failure, countsAsAttempt: attempt != nil)
+                if status == .failed {
+                    metrics.finished(.failed, segments: segments)
+                } else if status == .queued {
+                    metrics.retries.increment()
+                }
+                logger.info(
+                    "SMS not found at the provider after an unknown outcome; queued again",
+                    metadata: ["message_id": "\(id.lowercased)", "status": "\(status?.rawValue ?? "lost")"])
+            }
+        } catch {
+            logger.warning(
+                "an SMS of unknown outcome could not be reconciled yet; trying again after its lease",
+                metadata: ["message_id": "\(id.lowercased)", "error": "\(error)"])
+        }
+    }
+
+    /// Takes over rows left `sending` by instances that died, and settles each with the provider.
+    private func reconcileOrphans(includingOwnBefore startedAt: Date?) async {
+        let orphans: [SMSQueue.Orphan]
+        do {
+            orphans = try await queue.adoptOrphans(
+                limit: 50, instance: configuration.instance, lease: configuration.lease,
+                includingOwnBefore: startedAt)
+        } catch {
+            logger.warning("rows of dead SMS senders could not be looked for", metadata: ["error": "\(error)"])
+            return
+        }
+        for orphan in orphans {
+            await CorrelationID.withValue(orphan.correlationID ?? CorrelationID.generate()) {
+                guard let token = orphan.phoneToken, let to = try? cipher.open(token) else {
+                    // Erased, or unreadable: it cannot be looked up nor sent; the next attempt fails it properly.
+                    _ = try? await queue.retry(
+                        orphan.id, instance: configuration.instance, delay: .zero,
+                        maximumAttempts: configuration.maximumAttempts,
+                        failure: ProviderFailure(kind: .unknownFate, message: "the sender died mid-request"),
+                        countsAsAttempt: false)
+                    return
+                }
+                await reconcile(
+                    id: orphan.id, memberID: orphan.memberID, to: to, body: orphan.body, since: orphan.attemptStartedAt,
+                    segments: orphan.segments, attempt: nil,
+                    failure: ProviderFailure(kind: .unknownFate, message: "the sender died mid-request"))
+            }
+        }
+        if !orphans.isEmpty {
+            logger.info("reconciled SMS left in flight by a dead sender", metadata: ["count": "\(orphans.count)"])
+        }
+    }
+
+    /// The provider says the member unsubscribed (21610): they are opted out, with the carrier as the source.
+    private func optOut(_ memberID: UUID, correlationID: String?) async {
+        let store = MemberStore(database: queue.database)
+        do {
+            let outcome = try await store.setOptInState(
+                memberID: memberID, to: .optedOut,
+                audit: .init(source: .carrier, keyword: nil, messageSID: nil, correlationID: correlationID ?? ""))
+            if case .changed = outcome {
+                metrics.optOuts.increment()
+                logger.notice(
+                    "member opted out by the carrier", metadata: ["member_id": "\(memberID.lowercased)"])
+            }
+        } catch {
+            logger.error(
+                "a carrier opt-out could not be recorded",
+                metadata: ["member_id": "\(memberID.lowercased)", "error": "\(error)"])
+        }
+    }
+
+    /// Exponential backoff with jitter: half of `base × 2^(attempt−1)` (capped) fixed, the other half random.
+    func backoff(attempt: Int) -> Duration {
+        let base = Double(SMSQueue.milliseconds(configuration.retryBase))
+        let cap = Double(SMSQueue.milliseconds(configuration.retryCap))
+        let ceiling = min(cap, base * pow(2, Double(max(0, attempt - 1))))
+        let milliseconds = ceiling / 2 + Double.random(in: 0...(ceiling / 2))
+        return .milliseconds(Int64(milliseconds.rounded()))
+    }
+
+    static func nanoseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}
+
+/// Provider requests in flight, shared by the sender's loop and its request tasks.
+final class InFlightCount: Sendable {
+    private let count = Atomic<Int>(0)
+    var value: Int { count.load(ordering: .acquiring) }
+    func add(_ delta: Int) { count.add(delta, ordering: .releasing) }
+}
+
+extension UUID {
+    /// The lowercase form the API and the logs use.
+    var lowercased: String { uuidString.lowercased() }
+}
+
+/// Wakes the sender when a message is queued here or a request in flight ends, so it need not wait for its next
+/// poll. One waiter at a time (the sender's loop); a signal with no waiter is kept for the next wait.
+public final class SMSWakeup: Sendable {
+    private struct State {
+        var pending = false
+        var waiter: CheckedContinuation<Void, Never>?
+        /// The waiter was cancelled before it stored its continuation.
+        var cancelled = false
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    public func signal() {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            if let waiter = state.waiter {
+                state.waiter = nil
+                return waiter
+            }
+            state.pending = true
+            return nil
+        }
+        waiter?.resume()
+    }
+
+    /// Returns at the next signal (or at once if one is pending), or after `timeout`.
+    public func wait(upTo timeout: Duration) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await Task.sleep(for: timeout) }
+            group.addTask { await self.next() }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func next() async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let now = state.withLock { state -> Bool in
+                    if state.pending || state.cancelled {
+                        state.pending = false
+                        state.cancelled = false
+                        return true
+                    }
+                    state.waiter = continuation
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                if let waiter = state.waiter {
+                    state.waiter = nil
+                    return waiter
+                }
+                state.cancelled = true
+                return nil
+            }
+            waiter?.resume()
+        }
+    }
+}

@@ -1,0 +1,320 @@
+import Foundation
+import JSONRPC
+import Postgres
+import Redis
+import Testing
+
+@testable import JulesCore
+
+@Suite(.enabled(if: StorageTestSupport.isConfigured, "needs JULES_TEST_DATABASE_URL (scripts/test sets it)"))
+struct SMSSenderTests {
+    @Test func threeSendersShareABatchAndSendEveryMessageOnce() async throws {
+        try await MembersHarness.run { harness in
+            let members = try await harness.makeMembers(40)
+            var messages: [JSONValue] = []
+            for round in 0..<5 {
+                for member in members {
+                    messages.append(["member_id": .string(member.id), "body": .string("Round \(round)")])
+                }
+            }
+            let batch = try await harness.result("sms.sendBatch", ["messages": .array(messages)])
+            #expect(batch["accepted"] == 200)
+            let provider = ScriptedProvider()
+            try await SMSSenders.run(
+                harness, provider: provider, count: 3,
+                configuration: { SMSSenders.configuration(instance: "sender-\($0)") }
+            ) {
+                let done = try await harness.waitForBatch(try #require(batch["batch_id"]?.stringValue))
+                #expect(done["counts"]?["sent"] == 200)
+            }
+            let taken = provider.taken
+            #expect(taken.count == 200)
+            let pairs = Set(taken.map { "\($0.to)|\($0.body)" })
+            #expect(pairs.count == 200, "some message went twice")
+            let rows = try await harness.database.query(
+                "SELECT count(DISTINCT provider_sid) AS sids, count(DISTINCT claimed_by) AS holders FROM sms_messages")
+            #expect(try rows[0].decode("sids", as: Int.self) == 200)
+            #expect(try rows[0].decode("holders", as: Int.self) == 0, "sent rows are released")
+        }
+    }
+
+    @Test func repliesGoBeforeBulk() async throws {
+        try await MembersHarness.run { harness in
+            let members = try await harness.makeMembers(3)
+            var bulk: [JSONValue] = []
+            for index in 0..<20 {
+                bulk.append(["member_id": .string(members[0].id), "body": .string("Bulk \(index)")])
+            }
+            _ = try await harness.result("sms.sendBatch", ["messages": .array(bulk)])
+            let reply = try await harness.result(
+                "sms.send", ["member_id": .string(members[1].id), "body": "Got it!", "priority": "reply"])
+            let provider = ScriptedProvider()
+            try await SMSSenders.run(harness, provider: provider) {
+                try await harness.waitForMessage(try #require(reply["message_id"]?.stringValue), in: ["sent"])
+            }
+            #expect(provider.taken.first?.body == "Got it!")
+        }
+    }
+
+    @Test func retryableErrorsAreRetriedWithBackoffThenSent() async throws {
+        try await MembersHarness.run { harness in
+            let member = try await harness.makeMembers(1)[0]
+            let provider = ScriptedProvider()
+            provider.script(
+                member.phone,
+                [
+                    .fail(.twilio(503, code: nil)),
+                    .fail(.twilio(429, code: 20429, retryAfter: .milliseconds(300))),
+                ])
+            let sent = try await harness.result("sms.send", ["member_id": .string(member.id), "body": "Hello"])
+            let id = try #require(sent["message_id"]?.stringValue)
+            let started = ContinuousClock.now
+            try await SMSSenders.run(harness, provider: provider) {
+                let status = try await harness.waitForMessage(id, in: ["sent", "failed"])
+                #expect(status["status"] == "sent")
+                #expect(status["attempts"] == 3)
+                #expect(status["error"] == .null, "a sent message carries no error")
+                #expect(status["provider_sid"]?.stringValue?.hasPrefix("SM") == true)
+                #expect(status["price"] == "-0.0079")
+            }
+            // The Retry-After of the second failure was honoured (a lower bound, so not a timing assertion).
+            #expect(ContinuousClock.now - started >= .milliseconds(300))
+            #expect(provider.attempts(to: member.phone) == 3)
+            #expect(provider.taken.count == 1)
+            #expect(try await harness.result("sms.stats")["retried"] == 1)
+        }
+    }
+
+    @Test func aMessageFailsAfterItsLastAttempt() async throws {
+        try await MembersHarness.run { harness in
+            let member = try await harness.makeMembers(1)[0]
+            let provider = ScriptedProvider()
+            provider.script(member.phone, Array(repeating: .fail(.twilio(500, code: nil)), count: 5))
+            let sent = try await harness.result("sms.send", ["member_id": .string(member.id), "body": "Hello"])
+            try await SMSSenders.run(harness, provider: provider) {
+                let status = try await harness.waitForMessage(
+                    try #require(sent["message_id"]?.stringValue), in: ["failed"])
+                #expect(status["attempts"] == 3)
+                #expect(status["error"]?["reason"] == "max_attempts")
+                #expect(status["error"]?["message"] == "scripted 500")
+            }
+            #expect(provider.attempts(to: member.phone) == 3)
+            #expect(provider.taken.isEmpty)
+        }
+    }
+
+    @Test func permanentErrorsFailAtOnceAnd21610OptsTheMemberOut() async throws {
+        try await MembersHarness.run { harness in
+            let members = try await harness.makeMembers(3)
+            let provider = ScriptedProvider()
+            provider.script(members[0].phone, [.fail(.twilio(400, code: 21211))])
+            provider.script(members[1].phone, [.fail(.twilio(400, code: 21614))])
+            provider.script(members[2].phone, [.fail(.twilio(400, code: 21610))])
+            var ids: [String] = []
+            for member in members {
+                let sent = try await harness.result(
+                    "sms.send",
+                    [
+                        "member_id": .string(member.id), "body": "Hello", "priority": "reply",
+                        "_meta": ["correlation_id": .string("corr-\(member.id.prefix(8))")],
+                    ])
+                ids.append(try #require(sent["message_id"]?.stringValue))
+            }
+            try await SMSSenders.run(harness, provider: provider) {
+                for (id, code) in zip(ids, [21211, 21614, 21610]) {
+                    let status = try await harness.waitForMessage(id, in: ["failed"])
+                    #expect(status["attempts"] == 1)
+                    #expect(status["error"]?["reason"] == "provider_rejected")
+                    #expect(status["error"]?["code"] == JSONValue(code))
+                }
+            }
+            for member in members { #expect(provider.attempts(to: member.phone) == 1) }
+            let optedOut = try await harness.result("member.get", ["member_id": .string(members[2].id)])
+            #expect(optedOut["opt_in_state"] == "opted_out")
+            let audit = try await harness.result("audit.list", ["member_id": .string(members[2].id)])
+            let last = try #require(audit["entries"]?.arrayValue?.last)
+            #expect(last["source"] == "carrier")
+            #expect(last["new_state"] == "opted_out")
+            #expect(last["correlation_id"] == .string("corr-\(members[2].id.prefix(8))"))
+            // The others keep their state.
+            #expect(
+                try await harness.result("member.get", ["member_id": .string(members[0].id)])["opt_in_state"]
+                    != "opted_out")
+        }
+    }
+
+    @Test func membersWhoOptOutOrAreDeletedWhileQueuedAreNotTexted() async throws {
+        try await MembersHarness.run { harness in
+            let members = try await harness.makeMembers(3)
+            var ids: [String] = []
+            for member in members {
+                let sent = try await harness.result("sms.send", ["member_id": .string(member.id), "body": "Plan?"])
+                ids.append(try #require(sent["message_id"]?.stringValue))
+            }
+            _ = try await harness.result("member.optOut", ["member_id": .string(members[0].id)])
+            _ = try await harness.result("member.delete", ["member_id": .string(members[1].id)])
+            let provider = ScriptedProvider()
+            try await SMSSenders.run(harness, provider: provider) {
+                let optedOut = try await harness.waitForMessage(ids[0], in: ["failed"])
+                #expect(optedOut["error"]?["reason"] == "opted_out")
+                #expect(optedOut["attempts"] == 0)
+                let deleted = try await harness.waitForMessage(ids[1], in: ["failed"])
+                #expect(deleted["error"]?["reason"] == "member_deleted")
+                try await harness.waitForMessage(ids[2], in: ["sent"])
+            }
+            #expect(provider.taken.map(\.to) == [members[2].phone])
+            #expect(provider.attempts(to: members[0].phone) == 0)
+        }
+    }
+
+    @Test func anAnswerLostAfterTheProviderTookTheMessageIsReconciledNotResent() async throws {
+        try await MembersHarness.run { harness in
+            let members = try await harness.makeMembers(2)
+            let provider = ScriptedProvider()
+            provider.script(members[0].phone, [.acceptButLoseTheAnswer])
+            provider.script(members[1].phone, [.loseTheRequest])
+            let first = try await harness.result("sms.send", ["member_id": .string(members[0].id), "body": "One"])
+            let second = try await harness.result("sms.send", ["member_id": .string(members[1].id), "body": "Two"])
+            try await SMSSenders.run(harness, provider: provider) {
+                let found = try await harness.waitForMessage(
+                    try #require(first["message_id"]?.stringValue), in: ["sent"])
+                #expect(found["attempts"] == 1)
+                #expect(found["provider_sid"] == .string(provider.taken.first { $0.to == members[0].phone }!.sid))
+                let resent = try await harness.waitForMessage(
+                    try #require(second["message_id"]?.stringValue), in: ["sent"])
+                #expect(resent["attempts"] == 2)
+            }
+            #expect(provider.attempts(to: members[0].phone) == 1, "a message the provider took is not sent again")
+            #expect(provider.attempts(to: members[1].phone) == 2)
+            #expect(provider.taken.count == 2)
+            #expect(provider.lookups == 2)
+        }
+    }
+
+    @Test func rowsLeftSendingByADeadInstanceAreReconciledBeforeAnythingIsResent() async throws {
+        try await MembersHarness.run { harness in
+            let members = try await harness.makeMembers(2)
+            var ids: [String] = []
+            for (member, body) in zip(members, ["Already there", "Never arrived"]) {
+                let sent = try await harness.result(
+                    "sms.send", ["member_id": .string(member.id), "body": .string(body)])
+                ids.append(try #require(sent["message_id"]?.stringValue))
+            }
+            // A dead instance moved both to sending and handed only the first to the provider.
+            _ = try await harness.database.query(
+                """
+                UPDATE sms_messages SET status = 'sending', attempts = 1, claimed_by = 'dead-instance',
+                    claimed_until = now() - interval '1 second', attempt_started_at = now() - interval '40 seconds'
+                """)
+            let provider = ScriptedProvider()
+            let sid = provider.preload(to: members[0].phone, body: "Already there", at: Date().addingTimeInterval(-39))
+            try await SMSSenders.run(harness, provider: provider) {
+                let found = try await harness.waitForMessage(ids[0], in: ["sent"])
+                #expect(found["provider_sid"] == .string(sid))
+                #expect(found["attempts"] == 1)
+                let resent = try await harness.waitForMessage(ids[1], in: ["sent"])
+                // The lost attempt never reached the provider, so it is not counted.
+                #expect(resent["attempts"] == 1)
+            }
+            #expect(provider.attempts(to: members[0].phone) == 0)
+            #expect(provider.attempts(to: members[1].phone) == 1)
+        }
+    }
+
+    @Test func bulkWaitsForTheEndOfQuietHoursButRepliesDoNot() async throws {
+        try await MembersHarness.run { harness in
+            let member = try await harness.makeMembers(1, timezone: "Etc/UTC")[0]
+            // Quiet hours around the current UTC time.
+            let now = Date()
+            var utc = Calendar(identifier: .gregorian)
+            utc.timeZone = TimeZone(identifier: "UTC")!
+            func clock(_ date: Date) -> String {
+                let parts = utc.dateComponents([.hour, .minute], from: date)
+                return String(format: "%02d:%02d", parts.hour!, parts.minute!)
+            }
+            let start = clock(now.addingTimeInterval(-3600))
+            let end = clock(now.addingTimeInterval(3600))
+            let bulk = try await harness.result("sms.send", ["member_id": .string(member.id), "body": "Weekly plan"])
+            let reply = try await harness.result(
+                "sms.send", ["member_id": .string(member.id), "body": "Noted", "priority": "reply"])
+            let provider = ScriptedProvider()
+            try await SMSSenders.run(
+                harness, provider: provider,
+                configuration: { _ in SMSSenders.configuration(quietHours: (start, end)) }
+            ) {
+                try await harness.waitForMessage(try #require(reply["message_id"]?.stringValue), in: ["sent"])
+                try await Task.sleep(for: .milliseconds(300))
+            }
+            let held = try await harness.result("sms.status", ["message_id": bulk["message_id"]!])
+            #expect(held["status"] == "queued")
+            let notBefore = try #require(held["not_before"]?.stringValue.flatMap { try? Date($0, strategy: .iso8601) })
+            #expect(notBefore > now.addingTimeInterval(3000) && notBefore < now.addingTimeInterval(3700))
+            #expect(provider.taken.map(\.body) == ["Noted"])
+        }
+    }
+
+    @Test func quietHoursInTheHouseholdsTimeZone() async throws {
+        try await MembersHarness.run { harness in
+            // (time zone, start, end, instant, end of the quiet hours it falls in or nil)
+            let cases: [(String, String, String, String, String?)] = [
+                // New York is UTC-5 in November: 22:30 local is 03:30Z the next day.
+                ("America/New_York", "21:00", "08:00", "2026-11-29T03:30:00Z", "2026-11-29T13:00:00.000000Z"),
+                ("America/New_York", "21:00", "08:00", "2026-11-29T11:00:00Z", "2026-11-29T13:00:00.000000Z"),
+                ("America/New_York", "21:00", "08:00", "2026-11-29T13:00:00Z", nil),
+                ("America/New_York", "21:00", "08:00", "2026-11-29T17:00:00Z", nil),
+                // Just before local midnight: the end is the next morning.
+                ("Asia/Tokyo", "21:00", "08:00", "2026-11-29T14:59:00Z", "2026-11-29T23:00:00.000000Z"),
+                // A window that does not cross midnight, in summer time.
+                ("Europe/Paris", "12:00", "14:00", "2026-06-01T10:30:00Z", "2026-06-01T12:00:00.000000Z"),
+                ("Europe/Paris", "12:00", "14:00", "2026-06-01T12:30:00Z", nil),
+                ("Europe/Paris", "08:00", "08:00", "2026-06-01T06:30:00Z", nil),
+            ]
+            for (timezone, start, end, instant, expected) in cases {
+                let rows = try await harness.database.query(
+                    "SELECT jules_rfc3339(jules_quiet_hours_end($1, $2::time, $3::time, $4::timestamptz)) AS e",
+                    [.text(timezone), .text(start), .text(end), .text(instant)])
+                let found: String? = try rows[0].decode("e")
+                #expect(found == expected, "\(timezone) \(start)-\(end) at \(instant)")
+            }
+        }
+    }
+
+    @Test func theRateLimitHoldsAcrossConcurrentTakers() async throws {
+        let redis = try StorageTestSupport.makeRedis()
+        defer { Task { await redis.shutdown() } }
+        let limiter = SMSRateLimiter(
+            redis: redis, buckets: [.init(key: "test-sms:\(UUID().uuidString):account", rate: 50, capacity: 5)])
+        let started = ContinuousClock.now
+        let taken = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<4 {
+                group.addTask {
+                    var count = 0
+                    while ContinuousClock.now - started < .milliseconds(600) {
+                        if try await limiter.tryAcquire(cost: 1) == nil { count += 1 }
+                    }
+                    return count
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        let elapsed = ContinuousClock.now - started
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        // However fast or slow the takers were, no more than rate × time + capacity went out.
+        #expect(Double(taken) <= 50 * seconds + 5 + 1)
+        #expect(taken >= 5, "a full bucket serves its capacity at once")
+    }
+
+    @Test func aDearMessageWaitsForAFullBucketAndTheAverageHolds() async throws {
+        let redis = try StorageTestSupport.makeRedis()
+        defer { Task { await redis.shutdown() } }
+        let key = "test-sms:\(UUID().uuidString):account"
+        let limiter = SMSRateLimiter(redis: redis, buckets: [.init(key: key, rate: 10, capacity: 2)])
+        let started = ContinuousClock.now
+        #expect(try await limiter.tryAcquire(cost: 5) == nil, "a full bucket lets a dearer message go")
+        let wait = try #require(try await limiter.tryAcquire(cost: 1))
+        let elapsed = ContinuousClock.now - started
+        // The bucket went to -3: the next token is 0.4 s after the first call at 10/s, less what has refilled since.
+        #expect(wait <= .milliseconds(400))
+        #expect(wait + elapsed >= .milliseconds(399))
+    }
+}

@@ -1,0 +1,206 @@
+import Foundation
+import JSONRPC
+import Logging
+import Postgres
+import Redis
+import ServiceLifecycle
+import Synchronization
+import Testing
+
+@testable import JulesCore
+
+/// A provider that answers from a script, per destination number, and remembers every message it took.
+///
+/// It stands in for the SMS provider only (PostgreSQL and Redis are real); the Twilio HTTP exchange itself is tested
+/// against a fake Twilio server by the Python suite.
+final class ScriptedProvider: SMSProvider {
+    enum Outcome: Sendable {
+        case accept
+        case fail(ProviderFailure)
+        /// Takes the message, then loses the answer: the sender cannot know it went.
+        case acceptButLoseTheAnswer
+        /// Loses the request: nothing is taken, and the sender cannot know that either.
+        case loseTheRequest
+    }
+
+    struct Taken: Sendable, Equatable {
+        var to: String
+        var body: String
+        var sid: String
+        var at: Date
+    }
+
+    private struct State {
+        var scripts: [String: [Outcome]] = [:]
+        var taken: [Taken] = []
+        var attempts: [String: Int] = [:]
+        var lookups = 0
+    }
+
+    private let state = Mutex(State())
+    var name: String { "twilio" }
+
+    /// The outcomes for `number`'s next sends, in order; after them, every send is accepted.
+    func script(_ number: String, _ outcomes: [Outcome]) {
+        state.withLock { $0.scripts[number, default: []] += outcomes }
+    }
+
+    /// Pretends the provider already holds a message (as if sent before a crash).
+    func preload(to: String, body: String, at: Date) -> String {
+        let sid = Self.makeSID()
+        state.withLock { $0.taken.append(Taken(to: to, body: body, sid: sid, at: at)) }
+        return sid
+    }
+
+    var taken: [Taken] { state.withLock { $0.taken } }
+    func attempts(to number: String) -> Int { state.withLock { $0.attempts[number] ?? 0 } }
+    var lookups: Int { state.withLock { $0.lookups } }
+
+    func send(_ message: OutgoingSMS) async throws(ProviderFailure) -> ProviderReceipt {
+        let outcome = state.withLock { state -> Outcome in
+            state.attempts[message.to, default: 0] += 1
+            guard var script = state.scripts[message.to], !script.isEmpty else { return .accept }
+            let next = script.removeFirst()
+            state.scripts[message.to] = script
+            return next
+        }
+        switch outcome {
+        case .accept:
+            return ProviderReceipt(
+                sid: take(message), status: "queued", price: Decimal(string: "-0.0079"), priceUnit: "USD")
+        case .fail(let failure):
+            throw failure
+        case .acceptButLoseTheAnswer:
+            _ = take(message)
+            throw ProviderFailure(kind: .unknownFate, message: "the answer was lost")
+        case .loseTheRequest:
+            throw ProviderFailure(kind: .unknownFate, message: "the request was lost")
+        }
+    }
+
+    func find(to: String, body: String, since: Date, excluding: Set<String>) async throws(ProviderFailure)
+        -> ProviderLookup
+    {
+        state.withLock { state in
+            state.lookups += 1
+            let match = state.taken.first {
+                $0.to == to && $0.body == body && $0.at >= since.addingTimeInterval(-1) && !excluding.contains($0.sid)
+            }
+            return match.map { .found(ProviderReceipt(sid: $0.sid, status: "sent")) } ?? .notFound
+        }
+    }
+
+    func shutdown() async {}
+
+    private func take(_ message: OutgoingSMS) -> String {
+        let sid = Self.makeSID()
+        state.withLock { $0.taken.append(Taken(to: message.to, body: message.body, sid: sid, at: Date())) }
+        return sid
+    }
+
+    static func makeSID() -> String {
+        "SM" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+    }
+}
+
+extension ProviderFailure {
+    static func twilio(_ status: Int, code: Int?, retryAfter: Duration? = nil) -> ProviderFailure {
+        let kind: Kind = status == 429 || status >= 500 ? .retryable(retryAfter: retryAfter) : .permanent
+        return ProviderFailure(kind: kind, code: code, httpStatus: status, message: "scripted \(status)")
+    }
+}
+
+/// SMS senders over a harness: started in a service group, stopped gracefully at the end.
+struct SMSSenders {
+    static func configuration(
+        instance: String = "test-\(UUID().uuidString.prefix(8))",
+        quietHours: (start: String, end: String)? = nil
+    ) -> SMSSenderConfiguration {
+        SMSSenderConfiguration(
+            instance: instance, lease: .seconds(30), maximumAttempts: 3, retryBase: .milliseconds(20),
+            retryCap: .milliseconds(200), quietHours: quietHours, maximumInFlight: 8, pollInterval: .milliseconds(50))
+    }
+
+    /// Runs `count` senders sharing one provider and one bucket while `body` runs.
+    static func run(
+        _ harness: MembersHarness,
+        provider: ScriptedProvider,
+        count: Int = 1,
+        rate: Double = 10_000,
+        capacity: Double = 10_000,
+        configuration: @escaping (Int) -> SMSSenderConfiguration = { _ in SMSSenders.configuration() },
+        _ body: () async throws -> Void
+    ) async throws {
+        let prefix = "test-sms:\(UUID().uuidString.prefix(8)):"
+        let senders = (0..<count).map { index in
+            SMSSender(
+                queue: harness.sms.queue,
+                provider: provider,
+                limiter: SMSRateLimiter(
+                    redis: harness.redis, buckets: [.init(key: prefix + "account", rate: rate, capacity: capacity)]),
+                cipher: harness.cipher,
+                configuration: configuration(index),
+                wakeup: index == 0 ? harness.sms.wakeup : SMSWakeup(),
+                logger: harness.logger
+            )
+        }
+        let group = ServiceGroup(configuration: .init(services: senders, logger: StorageTestSupport.logger))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            do {
+                try await body()
+            } catch {
+                await group.triggerGracefulShutdown()
+                throw error
+            }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+    }
+}
+
+extension MembersHarness {
+    /// A household and `count` members with distinct numbers; returns the member ids and their E.164 numbers.
+    func makeMembers(_ count: Int, timezone: String = "Europe/London") async throws -> [(id: String, phone: String)] {
+        let household = try await createHousehold("SMS", timezone: timezone)
+        var members: [(String, String)] = []
+        for index in 0..<count {
+            let phone = "+1415867\(String(format: "%04d", 1000 + index))"
+            let member = try await result(
+                "member.add",
+                [
+                    "household_id": .string(household), "name": .string("M\(index)"), "phone": .string(phone),
+                    "opt_in_state": "opted_in",
+                ])
+            members.append((try #require(member["id"]?.stringValue), phone))
+        }
+        return members
+    }
+
+    /// Polls `sms.status` until the message is in one of `statuses`.
+    @discardableResult
+    func waitForMessage(
+        _ id: String, in statuses: Set<String>, sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws -> JSONValue {
+        var last: JSONValue = .null
+        for _ in 0..<400 {
+            last = try await result("sms.status", ["message_id": .string(id)])
+            if let status = last["status"]?.stringValue, statuses.contains(status) { return last }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        Issue.record("message never reached \(statuses): \(last)", sourceLocation: sourceLocation)
+        return last
+    }
+
+    /// Polls `sms.status` of a batch until it is done.
+    func waitForBatch(_ id: String, sourceLocation: SourceLocation = #_sourceLocation) async throws -> JSONValue {
+        var last: JSONValue = .null
+        for _ in 0..<800 {
+            last = try await result("sms.status", ["batch_id": .string(id)])
+            if last["done"] == true { return last }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        Issue.record("batch never finished: \(last)", sourceLocation: sourceLocation)
+        return last
+    }
+}
