@@ -54,7 +54,8 @@ public struct JulesAPI: Sendable {
         [
             RPCDiscoverMethod(document: document),
             HealthLiveMethod(startedAt: startedAt),
-            HealthCheckMethod(database: database, redis: redis, state: state, thresholds: healthThresholds),
+            HealthCheckMethod(
+                database: database, redis: redis, state: state, sms: sms, thresholds: healthThresholds),
             MetricsPrometheusMethod(registry: registry),
             EncryptionEncryptMethod(cipher: members.cipher),
             EncryptionDecryptMethod(cipher: members.cipher),

@@ -143,6 +143,7 @@ struct Serve: AsyncParsableCommand {
                     cipher: security.cipher,
                     configuration: smsSettings.sender,
                     wakeup: sms.wakeup,
+                    activity: sms.activity,
                     logger: logger
                 )),
         ]

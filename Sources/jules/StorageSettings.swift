@@ -56,6 +56,9 @@ struct StorageSettings {
             Double(
                 try Environment.integer("JULES_HEALTH_REDIS_MEMORY_PERCENT", default: 90, range: 1...100)
             ) / 100
+        thresholds.smsBacklogAge = .seconds(
+            try Environment.integer("JULES_HEALTH_SMS_BACKLOG_SECONDS", default: 60, range: 1...86_400)
+        )
         return thresholds
     }
 }

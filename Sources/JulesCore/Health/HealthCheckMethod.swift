@@ -19,25 +19,33 @@ public struct HealthCheckMethod: JSONRPCMethod {
         public var database: DatabaseHealth.Report
         public var redis: RedisHealth.Report
         public var state: StateHealth.Report
+        public var sms: SMSHealth.Report
     }
 
     private let database: DatabaseHealth
     private let redis: RedisHealth
     private let state: StateHealth
+    private let sms: SMSHealth
 
-    public init(database: PostgresClient, redis: RedisClient, state: StateStore, thresholds: HealthThresholds) {
+    public init(
+        database: PostgresClient, redis: RedisClient, state: StateStore, sms: SMS, thresholds: HealthThresholds
+    ) {
         self.database = DatabaseHealth(client: database, thresholds: thresholds)
         self.redis = RedisHealth(client: redis, thresholds: thresholds)
         self.state = StateHealth(store: state, thresholds: thresholds)
+        self.sms = SMSHealth(sms: sms, thresholds: thresholds)
     }
 
     public func handle(_ params: NoParams, context: RequestContext) async throws -> Result {
         async let databaseReport = database.check()
         async let redisReport = redis.check()
         async let stateReport = state.check()
-        let components = Components(database: await databaseReport, redis: await redisReport, state: await stateReport)
+        async let smsReport = sms.check()
+        let components = Components(
+            database: await databaseReport, redis: await redisReport, state: await stateReport, sms: await smsReport)
         return Result(
-            status: max(components.database.status, components.redis.status, components.state.status),
+            status: max(
+                components.database.status, components.redis.status, components.state.status, components.sms.status),
             version: JulesVersion.current,
             components: components
         )

@@ -30,19 +30,23 @@ public struct HealthThresholds: Sendable {
     public var checkTimeout: Duration
     /// Age of the oldest conversation-state update not yet in PostgreSQL.
     public var statePersistLag: Duration
+    /// How long a message ready to go may wait before the SMS sender counts as degraded.
+    public var smsBacklogAge: Duration
 
     public init(
         databaseLatency: Duration = .milliseconds(100),
         redisLatency: Duration = .milliseconds(50),
         redisMemoryRatio: Double = 0.9,
         checkTimeout: Duration = .seconds(2),
-        statePersistLag: Duration = .seconds(5)
+        statePersistLag: Duration = .seconds(5),
+        smsBacklogAge: Duration = .seconds(60)
     ) {
         self.databaseLatency = databaseLatency
         self.redisLatency = redisLatency
         self.redisMemoryRatio = redisMemoryRatio
         self.checkTimeout = checkTimeout
         self.statePersistLag = statePersistLag
+        self.smsBacklogAge = smsBacklogAge
     }
 }
 

@@ -9,6 +9,8 @@ public struct SMS: Sendable {
     public var queue: SMSQueue
     /// Woken when a message is queued, so the sender in this process starts at once.
     public var wakeup: SMSWakeup
+    /// What this instance's sender saw of the provider, for `health.check`.
+    public var activity: SMSActivity
     /// The provider's name (`twilio`, `outbox`).
     public var providerName: String
     /// The account limit and the sender number's, in segments per second.
@@ -22,6 +24,7 @@ public struct SMS: Sendable {
         database: PostgresClient,
         cipher: PIICipher,
         wakeup: SMSWakeup = SMSWakeup(),
+        activity: SMSActivity = SMSActivity(),
         providerName: String,
         rate: Double,
         senderRate: Double? = nil,
@@ -30,6 +33,7 @@ public struct SMS: Sendable {
         self.queue = SMSQueue(database: database)
         self.cipher = cipher
         self.wakeup = wakeup
+        self.activity = activity
         self.providerName = providerName
         self.rate = rate
         self.senderRate = senderRate

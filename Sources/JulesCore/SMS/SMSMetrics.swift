@@ -8,6 +8,9 @@ struct SMSMetrics: Sendable {
     let optOuts = Counter(label: "jules_sms_carrier_opt_outs_total")
     let reconciled = Counter(label: "jules_sms_reconciled_total")
     let sendLatency = Timer(label: "jules_sms_provider_request_duration_seconds")
+    /// Messages ready to go, and being sent, by every instance (as of this instance's last look).
+    let readyDepth = Gauge(label: "jules_sms_queue_ready")
+    let sendingDepth = Gauge(label: "jules_sms_queue_sending")
 
     func finished(_ status: SMSStatus, segments: Int) {
         Counter(label: "jules_sms_messages_total", dimensions: [("status", status.rawValue)]).increment()

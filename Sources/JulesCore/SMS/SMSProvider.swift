@@ -47,11 +47,13 @@ public struct ProviderFailure: Error, Sendable, Equatable {
     /// The provider's explanation, for the row and the logs (never the number or the body).
     public var message: String
 
+    /// `message` is kept with phone-number-like text masked (Twilio's messages quote the number) and at most 512
+    /// characters long: it is stored with the message and logged.
     public init(kind: Kind, code: Int? = nil, httpStatus: Int? = nil, message: String) {
         self.kind = kind
         self.code = code
         self.httpStatus = httpStatus
-        self.message = message
+        self.message = PhoneNumberRedaction.redact(String(message.prefix(512)))
     }
 
     /// Twilio's code for a recipient who replied STOP: the member is marked opted out.

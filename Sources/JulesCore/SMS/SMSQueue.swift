@@ -40,10 +40,9 @@ public struct SMSQueue: Sendable {
     /// The state of each member named, in one query.
     func recipients(_ memberIDs: Set<UUID>) async throws(PostgresError) -> [UUID: Recipient] {
         guard !memberIDs.isEmpty else { return [:] }
-        let list = "{" + memberIDs.map { $0.uuidString.lowercased() }.joined(separator: ",") + "}"
         let rows = try await database.query(
             "SELECT id, deleted_at IS NOT NULL AS deleted, opt_in_state FROM members WHERE id = ANY($1::uuid[])",
-            [.text(list)]
+            [Self.uuidArray(memberIDs)]
         )
         var found: [UUID: Recipient] = [:]
         for row in rows {
@@ -200,13 +199,12 @@ public struct SMSQueue: Sendable {
     /// Lets go of queued rows this instance claimed but did not start (on shutdown).
     func release(_ ids: [UUID], instance: String) async throws(PostgresError) {
         guard !ids.isEmpty else { return }
-        let list = "{" + ids.map { $0.uuidString.lowercased() }.joined(separator: ",") + "}"
         _ = try await database.query(
             """
             UPDATE sms_messages SET claimed_by = NULL, claimed_until = NULL, updated_at = now()
             WHERE id = ANY($1::uuid[]) AND status = 'queued' AND claimed_by = $2
             """,
-            [.text(list), .text(instance)]
+            [Self.uuidArray(ids), .text(instance)]
         )
     }
 
@@ -419,6 +417,19 @@ public struct SMSQueue: Sendable {
 
     // MARK: Reading
 
+    /// Messages ready to go and being sent, and the wait of the oldest ready one, from the partial indexes.
+    func backlog() async throws(PostgresError) -> (ready: Int, sending: Int, oldestReadySeconds: Double) {
+        let rows = try await database.query(
+            """
+            SELECT
+                (SELECT count(*) FROM sms_messages WHERE status = 'queued' AND not_before <= now()) AS ready,
+                (SELECT count(*) FROM sms_messages WHERE status = 'sending') AS sending,
+                (SELECT coalesce(extract(epoch FROM now() - min(not_before)), 0)::double precision
+                   FROM sms_messages WHERE status = 'queued' AND not_before <= now()) AS oldest
+            """)
+        return (try rows[0].decode("ready"), try rows[0].decode("sending"), try rows[0].decode("oldest"))
+    }
+
     func message(id: UUID) async throws(PostgresError) -> SMSMessageRecord? {
         let rows = try await database.query(
             "SELECT \(SMSMessageRecord.columns) FROM sms_messages WHERE id = $1", [.uuid(id)])
@@ -571,6 +582,11 @@ public struct SMSQueue: Sendable {
             changed: changed,
             correlationID: try row.decode("correlation_id")
         )
+    }
+
+    /// A `uuid[]` parameter, in PostgreSQL's array text form.
+    static func uuidArray(_ ids: some Sequence<UUID>) -> PostgresValue {
+        .text("{" + ids.map(\.lowercased).joined(separator: ",") + "}")
     }
 
     static func milliseconds(_ duration: Duration) -> Int64 {

@@ -62,6 +62,7 @@ public struct SMSSender: Service {
     let cipher: PIICipher
     let configuration: SMSSenderConfiguration
     let wakeup: SMSWakeup
+    let activity: SMSActivity
     let logger: Logger
 
     private let metrics = SMSMetrics()
@@ -73,6 +74,7 @@ public struct SMSSender: Service {
         cipher: PIICipher,
         configuration: SMSSenderConfiguration,
         wakeup: SMSWakeup,
+        activity: SMSActivity = SMSActivity(),
         logger: Logger
     ) {
         self.queue = queue
@@ -81,6 +83,7 @@ public struct SMSSender: Service {
         self.cipher = cipher
         self.configuration = configuration
         self.wakeup = wakeup
+        self.activity = activity
         self.logger = logger
     }
 
@@ -136,7 +139,9 @@ public struct SMSSender: Service {
                         let message = claimed[next]
                         do {
                             try await limiter.acquire(cost: message.segments)
+                            activity.limiter(reachable: true)
                         } catch {
+                            activity.limiter(reachable: false)
                             logger.warning(
                                 "the SMS rate limit could not be checked in Redis; sending waits",
                                 metadata: ["error": "\(error)"])
@@ -212,9 +217,16 @@ public struct SMSSender: Service {
         do {
             let receipt = try await provider.send(OutgoingSMS(messageID: message.id, to: to, body: message.body))
             metrics.sendLatency.recordNanoseconds(Self.nanoseconds(clock.now - began))
+            activity.providerAnswered()
             await recordSent(message.id, segments: message.segments, receipt: receipt, attempt: attempt)
         } catch {
             metrics.sendLatency.recordNanoseconds(Self.nanoseconds(clock.now - began))
+            if case .permanent = error.kind {
+                // The provider answered: it is working, it refused this one message.
+                activity.providerAnswered()
+            } else {
+                activity.providerFailed(code: error.code)
+            }
             if case .unknownFate = error.kind {
                 // The request may have gone through: look before sending it again.
                 await reconcile(
@@ -326,8 +338,13 @@ public struct SMSSender: Service {
         }
     }
 
-    /// Takes over rows left `sending` by instances that died, and settles each with the provider.
+    /// Takes over rows left `sending` by instances that died, and settles each with the provider; and updates the
+    /// queue-depth gauges.
     private func reconcileOrphans(includingOwnBefore startedAt: Date?) async {
+        if let backlog = try? await queue.backlog() {
+            metrics.readyDepth.record(backlog.ready)
+            metrics.sendingDepth.record(backlog.sending)
+        }
         let orphans: [SMSQueue.Orphan]
         do {
             orphans = try await queue.adoptOrphans(

@@ -279,6 +279,54 @@ struct SMSSenderTests {
         }
     }
 
+    @Test func healthReportsTheBacklogAndAFailingProvider() async throws {
+        try await MembersHarness.run { harness in
+            let members = try await harness.makeMembers(2)
+            let healthy = try await harness.result("health.check")["components"]?["sms"]
+            #expect(healthy?["status"] == "healthy")
+            #expect(healthy?["provider"] == "twilio")
+            #expect(healthy?["ready"] == 0)
+            #expect(healthy?["rate_limiter"] == "ok")
+
+            // A message that has waited two minutes: the backlog is too old.
+            let sent = try await harness.result("sms.send", ["member_id": .string(members[0].id), "body": "Old"])
+            _ = try await harness.database.query(
+                "UPDATE sms_messages SET not_before = now() - interval '2 minutes' WHERE id = $1",
+                [.text(try #require(sent["message_id"]?.stringValue))])
+            let backlog = try await harness.result("health.check")["components"]?["sms"]
+            #expect(backlog?["status"] == "degraded")
+            #expect(backlog?["ready"] == 1)
+            #expect((backlog?["oldest_ready_seconds"]?.doubleValue ?? 0) >= 119)
+            _ = try await harness.database.query("DELETE FROM sms_messages")
+
+            // Five server errors in a row from the provider; Twilio's text quotes the number, which is masked.
+            let provider = ScriptedProvider()
+            let quoting = ProviderFailure(
+                kind: .retryable(retryAfter: nil), code: nil, httpStatus: 503,
+                message: "Service unavailable for \(members[1].phone)")
+            provider.script(members[1].phone, Array(repeating: .fail(quoting), count: 3))
+            provider.script(members[0].phone, Array(repeating: .fail(.twilio(503, code: nil)), count: 3))
+            var ids: [String] = []
+            for member in members {
+                let queued = try await harness.result(
+                    "sms.send", ["member_id": .string(member.id), "body": "Hi", "priority": "reply"])
+                ids.append(try #require(queued["message_id"]?.stringValue))
+            }
+            try await SMSSenders.run(harness, provider: provider) {
+                for id in ids { try await harness.waitForMessage(id, in: ["failed"]) }
+                let report = try await harness.result("health.check")["components"]?["sms"]
+                #expect(report?["status"] == "degraded")
+                #expect((report?["consecutive_provider_failures"]?.intValue ?? 0) >= 5)
+            }
+            let quoted = try await harness.result("sms.status", ["message_id": .string(ids[1])])
+            let message = try #require(quoted["error"]?["message"]?.stringValue)
+            #expect(!message.contains(String(members[1].phone.dropFirst())), "\(message)")
+            #expect(message.hasSuffix(String(members[1].phone.suffix(4))))
+            let logs = harness.logs.captured.joined(separator: "\n")
+            #expect(!logs.contains(String(members[1].phone.dropFirst())))
+        }
+    }
+
     @Test func theRateLimitHoldsAcrossConcurrentTakers() async throws {
         let redis = try StorageTestSupport.makeRedis()
         defer { Task { await redis.shutdown() } }
