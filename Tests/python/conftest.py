@@ -7,7 +7,7 @@ import tempfile
 
 import pytest
 
-from service_support import wait_for_socket
+from service_support import Service, wait_for_socket
 
 
 @pytest.fixture(scope="session")
@@ -45,3 +45,25 @@ def socket_server(jules_bin, short_tmp):
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+@pytest.fixture
+def services(jules_bin, short_tmp, request):
+    """Starts `Service`s on demand, services(env, name=..., **options); whatever is still running at the end is
+    killed. Set JULES_TEST_LOG_DIR to keep their logs (a folder per test)."""
+    started = []
+
+    def start(env, name="jules", **options):
+        service = Service(jules_bin, short_tmp, env, name=name, **options)
+        started.append(service)
+        return service
+
+    yield start
+    for service in started:
+        service.ensure_stopped()
+    keep = os.environ.get("JULES_TEST_LOG_DIR")
+    if keep:
+        folder = os.path.join(keep, request.node.name)
+        os.makedirs(folder, exist_ok=True)
+        for service in started:
+            shutil.copy(service.stderr_path, os.path.join(folder, f"{service.name}.stderr"))

@@ -34,7 +34,6 @@ Times: `at` fields are time.monotonic() values (comparable with the test's own),
 from __future__ import annotations
 
 import base64
-import bisect
 import collections
 import dataclasses
 import datetime

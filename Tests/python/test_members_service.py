@@ -3,25 +3,19 @@ logs, Fernet interoperability with Python's `cryptography`, and a key rotation w
 `jules reencrypt`."""
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
-import time
-import uuid
 
 import pytest
 
-from service_support import ROOT, wait_for_socket
+from service_support import KEY_VARIABLES, ROOT, Service, temporary_database
 
 sys.path.insert(0, str(ROOT / "clients"))
-from jules_rpc import JulesRPCClient, JulesRPCError  # noqa: E402
+from jules_rpc import JulesRPCError  # noqa: E402
 
 DATABASE_URL = os.environ.get("JULES_DATABASE_URL")
 pytestmark = pytest.mark.skipif(not DATABASE_URL, reason="needs JULES_DATABASE_URL (scripts/test sets it)")
-
-KEY_VARIABLES = ("JULES_ENCRYPTION_KEYS", "JULES_ENCRYPTION_KEYS_FILE", "JULES_BLIND_INDEX_KEY",
-                 "JULES_BLIND_INDEX_KEY_FILE")
 
 
 def keygen(jules_bin, *args):
@@ -42,38 +36,13 @@ def clean_env(**overrides):
 
 @pytest.fixture
 def fresh_database():
-    name = "jules_py_" + uuid.uuid4().hex[:8]
-    subprocess.run(["psql", DATABASE_URL, "-qc", f"CREATE DATABASE {name}"], check=True, capture_output=True)
-    url = re.sub(r"@/[^?]*", f"@/{name}", DATABASE_URL)
-    yield url
-    subprocess.run(["psql", DATABASE_URL, "-qc", f"DROP DATABASE {name} WITH (FORCE)"], capture_output=True)
+    with temporary_database(DATABASE_URL) as url:
+        yield url
 
 
-class Service:
-    """`jules serve --socket` with its own environment; stderr (the log) is kept in a file."""
-
-    def __init__(self, jules_bin, folder, env, name="jules"):
-        self.socket = folder / name / "jules.sock"
-        self.stderr_path = folder / f"{name}.stderr"
-        with open(self.stderr_path, "ab") as stderr:
-            self.process = subprocess.Popen(
-                [jules_bin, "serve", "--socket", str(self.socket), "--log-level", "trace"],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr, env=env,
-            )
-        wait_for_socket(self.socket, self.process)
-        self.client = JulesRPCClient(socket_path=str(self.socket), timeout=30)
-
-    def call(self, method, params=None):
-        return self.client.call(method, params or {})
-
-    def stop(self):
-        self.client.close()
-        self.process.send_signal(signal.SIGTERM)
-        assert self.process.wait(timeout=30) == 0
-
-    @property
-    def log(self):
-        return self.stderr_path.read_text()
+def start_service(jules_bin, folder, env, name="jules"):
+    """A service logging at trace, every request included: the tests look for what the log must not hold."""
+    return Service(jules_bin, folder, env, name=name, log_level="trace")
 
 
 @pytest.mark.parametrize("missing", ["JULES_ENCRYPTION_KEYS", "JULES_BLIND_INDEX_KEY"])
@@ -109,7 +78,7 @@ def test_keys_can_come_from_files(jules_bin, short_tmp):
     (short_tmp / "enc").write_text(keys["JULES_ENCRYPTION_KEYS"] + "\n")
     (short_tmp / "idx").write_text(keys["JULES_BLIND_INDEX_KEY"] + "\n")
     env = clean_env(JULES_ENCRYPTION_KEYS_FILE=str(short_tmp / "enc"), JULES_BLIND_INDEX_KEY_FILE=str(short_tmp / "idx"))
-    service = Service(jules_bin, short_tmp, env)
+    service = start_service(jules_bin, short_tmp, env)
     try:
         token = service.call("encryption.encrypt", {"plaintext": "x"})["token"]
         assert service.call("encryption.decrypt", {"token": token})["plaintext"] == "x"
@@ -134,7 +103,7 @@ def test_keygen_prints_fresh_keys_that_python_fernet_accepts(jules_bin, short_tm
     # Both ways through the service: Python's token decrypts in Jules, Jules's token decrypts in Python.
     keys = key_set(jules_bin)
     fernet = Fernet(keys["JULES_ENCRYPTION_KEYS"].encode())
-    service = Service(jules_bin, short_tmp, clean_env(**keys))
+    service = start_service(jules_bin, short_tmp, clean_env(**keys))
     try:
         from_python = fernet.encrypt("from Python, ünïcode".encode()).decode()
         assert service.call("encryption.decrypt", {"token": from_python})["plaintext"] == "from Python, ünïcode"
@@ -150,7 +119,7 @@ DIGITS = ["4155550123", "7911123456", "3012345678"]
 
 
 def test_the_database_dump_and_the_logs_hold_no_plaintext_name_or_number(jules_bin, short_tmp, fresh_database):
-    service = Service(jules_bin, short_tmp, clean_env(JULES_DATABASE_URL=fresh_database, **key_set(jules_bin)))
+    service = start_service(jules_bin, short_tmp, clean_env(JULES_DATABASE_URL=fresh_database, **key_set(jules_bin)))
     try:
         household = service.call("household.create", {"name": "Plain Household", "timezone": "America/Chicago"})
         ids = []
@@ -213,7 +182,7 @@ def test_rotation_with_an_interrupted_reencrypt(jules_bin, short_tmp, fresh_data
     new_key = keygen(jules_bin, "--encryption-key").strip()
     base = clean_env(JULES_DATABASE_URL=fresh_database)
 
-    service = Service(jules_bin, short_tmp, dict(base, **old), name="old")
+    service = start_service(jules_bin, short_tmp, dict(base, **old), name="old")
     household = service.call("household.create", {"name": "Rotating"})["id"]
     expected = {}
     for index in range(60):
@@ -238,7 +207,7 @@ def test_rotation_with_an_interrupted_reencrypt(jules_bin, short_tmp, fresh_data
     first.stderr.close()
     assert progress and progress[0]["reencrypted"] == 5
 
-    service = Service(jules_bin, short_tmp, rotated, name="rotated")
+    service = start_service(jules_bin, short_tmp, rotated, name="rotated")
     status = service.call("encryption.status")
     assert status["keys"][0]["primary"] is True
     assert 0 < status["keys"][0]["values"] < 120
@@ -259,7 +228,7 @@ def test_rotation_with_an_interrupted_reencrypt(jules_bin, short_tmp, fresh_data
     service.stop()
 
     only_new = dict(base, JULES_ENCRYPTION_KEYS=new_key, JULES_BLIND_INDEX_KEY=old["JULES_BLIND_INDEX_KEY"])
-    service = Service(jules_bin, short_tmp, only_new, name="new")
+    service = start_service(jules_bin, short_tmp, only_new, name="new")
     try:
         listed = members_by_id(service, household)
         assert set(listed) == set(expected)

@@ -2,9 +2,10 @@
 import os
 import re
 import subprocess
-import uuid
 
 import pytest
+
+from service_support import temporary_database
 
 DATABASE_URL = os.environ.get("JULES_DATABASE_URL")
 pytestmark = pytest.mark.skipif(not DATABASE_URL, reason="needs JULES_DATABASE_URL (scripts/test sets it)")
@@ -12,11 +13,8 @@ pytestmark = pytest.mark.skipif(not DATABASE_URL, reason="needs JULES_DATABASE_U
 
 @pytest.fixture
 def fresh_database():
-    name = "jules_py_" + uuid.uuid4().hex[:8]
-    subprocess.run(["psql", DATABASE_URL, "-qc", f"CREATE DATABASE {name}"], check=True, capture_output=True)
-    url = re.sub(r"@/[^?]*", f"@/{name}", DATABASE_URL)
-    yield url
-    subprocess.run(["psql", DATABASE_URL, "-qc", f"DROP DATABASE {name} WITH (FORCE)"], capture_output=True)
+    with temporary_database(DATABASE_URL) as url:
+        yield url
 
 
 def migrate(jules_bin, url, *args):

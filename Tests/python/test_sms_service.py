@@ -7,38 +7,24 @@ rate-limit keys (JULES_SMS_KEY_PREFIX) and its own fake Twilio. Set JULES_TEST_L
 (JULES_TEST_LOG_LEVEL to choose their level, notice by default)."""
 import datetime
 import os
-import re
-import shutil
-import signal
-import subprocess
 import sys
 import threading
 import time
-import urllib.parse
 import uuid
 import zoneinfo
 
 import pytest
 
 from fake_twilio import FakeTwilio
-from service_support import ROOT, wait_for_socket
+from service_support import ROOT, RedisDatabase, isolated_env, needs_services, temporary_database, wait_until
 
 sys.path.insert(0, str(ROOT / "clients"))
-from jules_rpc import JulesRPCClient, JulesRPCError  # noqa: E402
+from jules_rpc import JulesRPCError  # noqa: E402
 
 DATABASE_URL = os.environ.get("JULES_DATABASE_URL")
 REDIS_URL = os.environ.get("JULES_REDIS_URL")
-KEYS_SET = bool(os.environ.get("JULES_ENCRYPTION_KEYS") or os.environ.get("JULES_ENCRYPTION_KEYS_FILE")) and bool(
-    os.environ.get("JULES_BLIND_INDEX_KEY") or os.environ.get("JULES_BLIND_INDEX_KEY_FILE"))
 
-pytestmark = [
-    pytest.mark.skipif(not DATABASE_URL, reason="needs JULES_DATABASE_URL (scripts/test sets it)"),
-    pytest.mark.skipif(not REDIS_URL, reason="needs JULES_REDIS_URL (scripts/test sets it)"),
-    pytest.mark.skipif(not KEYS_SET,
-                       reason="needs JULES_ENCRYPTION_KEYS and JULES_BLIND_INDEX_KEY (scripts/test sets them)"),
-    pytest.mark.skipif(shutil.which("psql") is None or shutil.which("redis-cli") is None,
-                       reason="needs psql and redis-cli"),
-]
+pytestmark = needs_services("JULES_DATABASE_URL", "JULES_REDIS_URL")
 
 INVALID_PARAMS = -32602
 NOT_FOUND = -32001
@@ -57,45 +43,14 @@ def number(index):
 
 @pytest.fixture
 def fresh_database():
-    name = "jules_py_sms_" + uuid.uuid4().hex[:8]
-    subprocess.run(["psql", DATABASE_URL, "-qc", f"CREATE DATABASE {name}"], check=True, capture_output=True)
-    url = re.sub(r"@/[^?]*", f"@/{name}", DATABASE_URL)
-    if url == DATABASE_URL:  # a TCP URL: postgresql://user@host:port/db
-        parts = urllib.parse.urlsplit(DATABASE_URL)
-        url = urllib.parse.urlunsplit(parts._replace(path="/" + name))
-    yield url
-    subprocess.run(["psql", DATABASE_URL, "-qc", f"DROP DATABASE {name} WITH (FORCE)"], capture_output=True)
-
-
-class RedisDatabase:
-    """One logical Redis database: its URL for the service, and redis-cli on it."""
-
-    def __init__(self, index):
-        parts = urllib.parse.urlsplit(REDIS_URL)
-        if parts.scheme == "unix":
-            # The service accepts unix://[credentials@]/path[?db=N]; urlunsplit would drop the "//".
-            self.url = REDIS_URL.split("?", 1)[0] + f"?db={index}"
-            self.cli = ["redis-cli", "-s", parts.path]
-        else:
-            self.url = urllib.parse.urlunsplit(parts._replace(path=f"/{index}"))
-            self.cli = ["redis-cli", "-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 6379)]
-            if parts.password:
-                self.cli += ["--no-auth-warning", "-a", urllib.parse.unquote(parts.password)]
-                if parts.username:
-                    self.cli += ["--user", urllib.parse.unquote(parts.username)]
-        self.cli += ["-n", str(index)]
-
-    def run(self, *args):
-        out = subprocess.run(self.cli + ["-e"] + list(args), capture_output=True, text=True, timeout=60)
-        if out.returncode != 0:
-            raise AssertionError(f"redis-cli {' '.join(args[:3])}: {out.stdout.strip()} {out.stderr.strip()}")
-        return out.stdout.strip()
+    with temporary_database(DATABASE_URL, "jules_py_sms_") as url:
+        yield url
 
 
 @pytest.fixture
 def redis_db(request):
     """A Redis logical database for this test, emptied first (away from database 0 that other tests use)."""
-    database = RedisDatabase(1 + sum(request.node.name.encode()) % 15)
+    database = RedisDatabase.for_test(REDIS_URL, request.node.name)
     database.run("FLUSHDB")
     yield database
     database.run("FLUSHDB")
@@ -114,83 +69,10 @@ def fake_twilio():
     fake.stop()
 
 
-class Service:
-    """`jules serve --socket` with its own environment; stderr (the log) is kept in a file."""
-
-    def __init__(self, jules_bin, folder, env, name="jules"):
-        self.name = name
-        self.socket = folder / name / "jules.sock"
-        self.stderr_path = folder / f"{name}.stderr"
-        level = os.environ.get("JULES_TEST_LOG_LEVEL", "notice")
-        with open(self.stderr_path, "ab") as stderr:
-            self.process = subprocess.Popen(
-                [jules_bin, "serve", "--socket", str(self.socket), "--log-level", level],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr, env=env,
-            )
-        wait_for_socket(self.socket, self.process, timeout=60)
-        self.client = self.connect()
-
-    @property
-    def pid(self):
-        return self.process.pid
-
-    def connect(self):
-        return JulesRPCClient(socket_path=str(self.socket), timeout=120)
-
-    def call(self, method, params=None):
-        return self.client.call(method, params or {})
-
-    def kill(self):
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=30)
-        self.client.close()
-
-    def stop(self):
-        self.client.close()
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            assert self.process.wait(timeout=60) == 0, self.log[-3000:]
-
-    def ensure_stopped(self):
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-
-    @property
-    def log(self):
-        return self.stderr_path.read_text(errors="replace")
-
-
-@pytest.fixture
-def services(jules_bin, short_tmp, request):
-    """Starts services on demand; whatever is still running at the end is killed (logs kept if asked)."""
-    started = []
-
-    def start(env, name="jules"):
-        service = Service(jules_bin, short_tmp, env, name=name)
-        started.append(service)
-        return service
-
-    yield start
-    for service in started:
-        service.ensure_stopped()
-    keep = os.environ.get("JULES_TEST_LOG_DIR")
-    if keep:
-        folder = os.path.join(keep, request.node.name)
-        os.makedirs(folder, exist_ok=True)
-        for service in started:
-            shutil.copy(service.stderr_path, os.path.join(folder, f"{service.name}.stderr"))
-
-
 def sms_env(database_url, redis, key_prefix, fake=None, **overrides):
     """The service's environment: this test's database, Redis and key prefix, quiet hours off, and the fake Twilio
     when given (else no Twilio variables at all, hence the outbox)."""
-    env = {name: value for name, value in os.environ.items()
-           if not name.startswith("JULES_") and not name.startswith("TWILIO_")}
-    for name in ("JULES_ENCRYPTION_KEYS", "JULES_ENCRYPTION_KEYS_FILE", "JULES_BLIND_INDEX_KEY",
-                 "JULES_BLIND_INDEX_KEY_FILE"):
-        if name in os.environ:
-            env[name] = os.environ[name]
+    env = isolated_env("TWILIO_")
     env.update(JULES_DATABASE_URL=database_url, JULES_REDIS_URL=redis.url, JULES_SMS_KEY_PREFIX=key_prefix,
                JULES_STATE_KEY_PREFIX=key_prefix + "state:", JULES_SMS_QUIET_HOURS="off")
     if fake is not None:
@@ -200,17 +82,6 @@ def sms_env(database_url, redis, key_prefix, fake=None, **overrides):
 
 
 # MARK: - Helpers
-
-
-def wait_until(description, condition, timeout, interval=0.1):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = condition()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {description} (last: {last!r})")
 
 
 def batched(service, calls, size=100):

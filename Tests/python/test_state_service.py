@@ -6,39 +6,26 @@ Each test has its own PostgreSQL database and its own Redis logical database, em
 journal would drain each other's updates (and drop them, their households being unknown in the other database)."""
 import json
 import os
-import re
 import shlex
-import signal
-import shutil
 import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.parse
-import uuid
 
 import pytest
 
-from service_support import ROOT, wait_for_socket
+from service_support import ROOT, RedisDatabase, isolated_env, needs_services, temporary_database, wait_until
 
 sys.path.insert(0, str(ROOT / "clients"))
-from jules_rpc import JulesConnectionError, JulesRPCClient, JulesRPCError  # noqa: E402
+from jules_rpc import JulesConnectionError, JulesRPCError  # noqa: E402
 
 DATABASE_URL = os.environ.get("JULES_DATABASE_URL")
 REDIS_URL = os.environ.get("JULES_REDIS_URL")
 SERVICES = os.environ.get("JULES_TEST_SERVICES")
-KEYS_SET = bool(os.environ.get("JULES_ENCRYPTION_KEYS") or os.environ.get("JULES_ENCRYPTION_KEYS_FILE")) and bool(
-    os.environ.get("JULES_BLIND_INDEX_KEY") or os.environ.get("JULES_BLIND_INDEX_KEY_FILE"))
 
-pytestmark = [
-    pytest.mark.skipif(not DATABASE_URL, reason="needs JULES_DATABASE_URL (scripts/test sets it)"),
-    pytest.mark.skipif(not REDIS_URL, reason="needs JULES_REDIS_URL (scripts/test sets it)"),
+pytestmark = needs_services("JULES_DATABASE_URL", "JULES_REDIS_URL") + [
     pytest.mark.skipif(not SERVICES, reason="needs JULES_TEST_SERVICES to stop and start Redis (scripts/test sets it)"),
-    pytest.mark.skipif(not KEYS_SET,
-                       reason="needs JULES_ENCRYPTION_KEYS and JULES_BLIND_INDEX_KEY (scripts/test sets them)"),
-    pytest.mark.skipif(shutil.which("psql") is None or shutil.which("redis-cli") is None,
-                       reason="needs psql and redis-cli"),
 ]
 
 UNAVAILABLE = -32004
@@ -55,14 +42,8 @@ JOURNAL_GROUP = "jules-state-persisters"
 
 @pytest.fixture
 def fresh_database():
-    name = "jules_py_state_" + uuid.uuid4().hex[:8]
-    subprocess.run(["psql", DATABASE_URL, "-qc", f"CREATE DATABASE {name}"], check=True, capture_output=True)
-    url = re.sub(r"@/[^?]*", f"@/{name}", DATABASE_URL)
-    if url == DATABASE_URL:  # a TCP URL: postgresql://user@host:port/db
-        parts = urllib.parse.urlsplit(DATABASE_URL)
-        url = urllib.parse.urlunsplit(parts._replace(path="/" + name))
-    yield url
-    subprocess.run(["psql", DATABASE_URL, "-qc", f"DROP DATABASE {name} WITH (FORCE)"], capture_output=True)
+    with temporary_database(DATABASE_URL, "jules_py_state_") as url:
+        yield url
 
 
 def psql(url, sql):
@@ -75,113 +56,22 @@ def redis_services(action):
     subprocess.run(shlex.split(SERVICES) + ["redis", action], check=True, capture_output=True, timeout=60)
 
 
-class RedisDatabase:
-    """One logical Redis database: its URL for the service, and redis-cli on it."""
-
-    def __init__(self, number):
-        self.number = number
-        parts = urllib.parse.urlsplit(REDIS_URL)
-        if parts.scheme == "unix":
-            # The service accepts unix://[credentials@]/path[?db=N]; urlunsplit would drop the "//".
-            self.url = REDIS_URL.split("?", 1)[0] + f"?db={number}"
-            self.cli = ["redis-cli", "-s", parts.path]
-        else:
-            self.url = urllib.parse.urlunsplit(parts._replace(path=f"/{number}"))
-            self.cli = ["redis-cli", "-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 6379)]
-            if parts.password:
-                self.cli += ["--no-auth-warning", "-a", urllib.parse.unquote(parts.password)]
-                if parts.username:
-                    self.cli += ["--user", urllib.parse.unquote(parts.username)]
-        self.cli += ["-n", str(number)]
-
-    def run(self, *args):
-        # -e: a command Redis refuses makes redis-cli exit non-zero.
-        out = subprocess.run(self.cli + ["-e"] + list(args), capture_output=True, text=True, timeout=60)
-        if out.returncode != 0:
-            raise AssertionError(f"redis-cli {' '.join(args[:3])}: {out.stdout.strip()} {out.stderr.strip()}")
-        return out.stdout.strip()
-
-
 @pytest.fixture
 def redis_db(request):
     """A Redis logical database for this test alone, emptied first; Redis is left running at the end."""
-    # Stable per test, away from database 0 that the other tests use.
-    number = 1 + sum(request.node.name.encode()) % 15
     redis_services("start")
-    database = RedisDatabase(number)
+    database = RedisDatabase.for_test(REDIS_URL, request.node.name)
     database.run("FLUSHDB")
     yield database
     redis_services("start")
     database.run("FLUSHDB")
 
 
-class Service:
-    """`jules serve --socket` with its own environment; stderr (the log) is kept in a file."""
-
-    def __init__(self, jules_bin, folder, env, name="jules"):
-        self.socket = folder / name / "jules.sock"
-        self.stderr_path = folder / f"{name}.stderr"
-        # Warnings and up by default: the bursts would write a line per request. Pass JULES_LOG_LEVEL to see more.
-        level = env.get("JULES_LOG_LEVEL", "notice")
-        with open(self.stderr_path, "ab") as stderr:
-            self.process = subprocess.Popen(
-                [jules_bin, "serve", "--socket", str(self.socket), "--log-level", level],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr, env=env,
-            )
-        wait_for_socket(self.socket, self.process, timeout=60)
-        self.client = self.connect()
-
-    def connect(self):
-        return JulesRPCClient(socket_path=str(self.socket), timeout=60)
-
-    def call(self, method, params=None):
-        return self.client.call(method, params or {})
-
-    def kill(self):
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=30)
-        self.client.close()
-
-    def stop(self):
-        self.client.close()
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            assert self.process.wait(timeout=60) == 0, self.log[-3000:]
-
-    def ensure_stopped(self):
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-
-    @property
-    def log(self):
-        return self.stderr_path.read_text(errors="replace")
-
-
 def service_env(database_url, redis, **overrides):
-    env = {name: value for name, value in os.environ.items() if not name.startswith("JULES_")}
-    for name in ("JULES_ENCRYPTION_KEYS", "JULES_ENCRYPTION_KEYS_FILE", "JULES_BLIND_INDEX_KEY",
-                 "JULES_BLIND_INDEX_KEY_FILE"):
-        if name in os.environ:
-            env[name] = os.environ[name]
+    env = isolated_env()
     env.update(JULES_DATABASE_URL=database_url, JULES_REDIS_URL=redis.url, JULES_STATE_KEY_PREFIX=KEY_PREFIX)
     env.update({name: str(value) for name, value in overrides.items()})
     return env
-
-
-@pytest.fixture
-def services(jules_bin, short_tmp):
-    """Starts services on demand; whatever is still running at the end is killed."""
-    started = []
-
-    def start(env, name="jules"):
-        service = Service(jules_bin, short_tmp, env, name=name)
-        started.append(service)
-        return service
-
-    yield start
-    for service in started:
-        service.ensure_stopped()
 
 
 def create_households(service, count, prefix="State"):
@@ -193,17 +83,6 @@ def create_households(service, count, prefix="State"):
             ids.append(result["id"])
     assert len(set(ids)) == count
     return ids
-
-
-def wait_until(description, condition, timeout, interval=0.1):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = condition()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {description} (last: {last!r})")
 
 
 def wait_for_drained_journal(service, timeout=120):

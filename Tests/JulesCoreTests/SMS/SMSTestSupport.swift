@@ -141,21 +141,11 @@ struct SMSSenders {
                 cipher: harness.cipher,
                 configuration: configuration(index),
                 wakeup: index == 0 ? harness.sms.wakeup : SMSWakeup(),
+                activity: index == 0 ? harness.sms.activity : SMSActivity(),
                 logger: harness.logger
             )
         }
-        let group = ServiceGroup(configuration: .init(services: senders, logger: StorageTestSupport.logger))
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            do {
-                try await body()
-            } catch {
-                await group.triggerGracefulShutdown()
-                throw error
-            }
-            await group.triggerGracefulShutdown()
-            try await tasks.waitForAll()
-        }
+        try await withServices(senders, body)
     }
 }
 

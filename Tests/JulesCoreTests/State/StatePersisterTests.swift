@@ -17,7 +17,12 @@ func withPersister(
     let persister = StatePersister(
         store: harness.state, consumer: consumer, batchSize: 50, reclaimIdle: reclaimIdle,
         logger: StorageTestSupport.logger)
-    let group = ServiceGroup(configuration: .init(services: [persister], logger: StorageTestSupport.logger))
+    try await withServices([persister], body)
+}
+
+/// Runs `services` in a service group while `body` runs, then shuts them down gracefully and waits for them.
+func withServices(_ services: [any Service], _ body: () async throws -> Void) async throws {
+    let group = ServiceGroup(configuration: .init(services: services, logger: StorageTestSupport.logger))
     try await withThrowingTaskGroup(of: Void.self) { tasks in
         tasks.addTask { try await group.run() }
         do {
