@@ -20,11 +20,19 @@ enum HealthCheckSupport {
         thresholds: HealthThresholds = HealthThresholds(),
         _ body: (JSONRPCRouter) async throws -> Void
     ) async throws {
-        let database = PostgresClient(
-            configuration: try PostgresConfiguration(connectionString: StorageTestSupport.databaseURL!),
-            logger: StorageTestSupport.logger
-        )
+        // A database of its own with the schema, as a served instance has: the SMS component reads its queue.
+        let (database, name) = try await StorageTestSupport.makeDatabase()
         let redis = try StorageTestSupport.makeRedis()
+        do {
+            try await Migrator(
+                database: database, migrations: try Migration.embedded(), logger: StorageTestSupport.logger
+            ).migrate()
+        } catch {
+            await database.shutdown()
+            await redis.shutdown()
+            try await StorageTestSupport.drop(name)
+            throw error
+        }
         let api = JulesAPI(
             startedAt: .now,
             registry: PrometheusCollectorRegistry(),
@@ -40,10 +48,12 @@ enum HealthCheckSupport {
         } catch {
             await database.shutdown()
             await redis.shutdown()
+            try await StorageTestSupport.drop(name)
             throw error
         }
         await database.shutdown()
         await redis.shutdown()
+        try await StorageTestSupport.drop(name)
     }
 }
 
@@ -107,6 +117,7 @@ struct HealthRestartTests {
             try StorageTestSupport.runServices("postgres start")
             #expect(down["status"] == "unhealthy")
             #expect(down["components"]?["database"]?["status"] == "unhealthy")
+            #expect(down["components"]?["sms"]?["status"] == "unhealthy", "the SMS queue cannot be read either")
             #expect(down["components"]?["redis"]?["status"] == "healthy")
             let back = try await HealthCheckSupport.check(router)
             #expect(back["status"] == "healthy")

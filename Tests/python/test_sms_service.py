@@ -7,6 +7,7 @@ rate-limit keys (JULES_SMS_KEY_PREFIX) and its own fake Twilio. Set JULES_TEST_L
 (JULES_TEST_LOG_LEVEL to choose their level, notice by default)."""
 import datetime
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -79,6 +80,41 @@ def sms_env(database_url, redis, key_prefix, fake=None, **overrides):
         env.update(fake.env())
     env.update({name: str(value) for name, value in overrides.items()})
     return env
+
+
+# MARK: - Settings
+
+
+ACCOUNT = "AC" + "0" * 32
+
+
+@pytest.mark.parametrize("overrides,named", [
+    ({"JULES_SMS_PROVIDER": "carrier-pigeon"}, "JULES_SMS_PROVIDER"),
+    ({"JULES_SMS_PROVIDER": "twilio"}, "TWILIO_ACCOUNT_SID"),
+    ({"TWILIO_ACCOUNT_SID": "AC123", "TWILIO_AUTH_TOKEN": "t", "JULES_SMS_FROM": SENDER}, "TWILIO_ACCOUNT_SID"),
+    ({"TWILIO_ACCOUNT_SID": ACCOUNT, "TWILIO_AUTH_TOKEN": "t"}, "JULES_SMS_FROM"),
+    ({"TWILIO_ACCOUNT_SID": ACCOUNT, "TWILIO_AUTH_TOKEN": "t", "JULES_SMS_FROM": "415-555-0100"}, "JULES_SMS_FROM"),
+    ({"TWILIO_ACCOUNT_SID": ACCOUNT, "TWILIO_AUTH_TOKEN": "t", "JULES_SMS_MESSAGING_SERVICE_SID": "MG1"},
+     "JULES_SMS_MESSAGING_SERVICE_SID"),
+    ({"TWILIO_ACCOUNT_SID": ACCOUNT, "TWILIO_AUTH_TOKEN": "t", "JULES_SMS_FROM": SENDER,
+      "JULES_TWILIO_API_URL": "ftp://example.com"}, "JULES_TWILIO_API_URL"),
+    ({"JULES_SMS_RATE": "0"}, "JULES_SMS_RATE"),
+    ({"JULES_SMS_RATE": "fast"}, "JULES_SMS_RATE"),
+    ({"JULES_SMS_QUIET_HOURS": "21:00"}, "JULES_SMS_QUIET_HOURS"),
+    ({"JULES_SMS_QUIET_HOURS": "25:00-08:00"}, "JULES_SMS_QUIET_HOURS"),
+    ({"JULES_SMS_QUIET_HOURS": "08:00-08:00"}, "JULES_SMS_QUIET_HOURS"),
+    ({"JULES_SMS_MAX_ATTEMPTS": "0"}, "JULES_SMS_MAX_ATTEMPTS"),
+    ({"JULES_SMS_TIMEOUT_MS": "5000", "JULES_SMS_LEASE_SECONDS": "5"}, "JULES_SMS_LEASE_SECONDS"),
+    ({"JULES_SMS_KEY_PREFIX": "has space"}, "JULES_SMS_KEY_PREFIX"),
+])
+def test_serve_refuses_unusable_sms_settings(jules_bin, short_tmp, overrides, named):
+    env = isolated_env("TWILIO_")
+    env.update(JULES_DATABASE_URL=DATABASE_URL, JULES_REDIS_URL=REDIS_URL, **overrides)
+    result = subprocess.run([jules_bin, "serve", "--socket", str(short_tmp / "s.sock")], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert named in result.stderr, result.stderr[-2000:]
+    assert not (short_tmp / "s.sock").exists()
 
 
 # MARK: - Helpers
