@@ -149,10 +149,13 @@ public struct SMSSender: Service {
                             break
                         }
                         next += 1
-                        guard let token = await start(message) else { continue }
+                        // The request's correlation id follows its message into the sender's logs.
+                        let correlationID = message.correlationID ?? CorrelationID.generate()
+                        let started = await CorrelationID.withValue(correlationID) { await start(message) }
+                        guard let token = started else { continue }
                         inFlight.add(1)
                         group.addTask {
-                            await CorrelationID.withValue(message.correlationID ?? CorrelationID.generate()) {
+                            await CorrelationID.withValue(correlationID) {
                                 await deliver(message, phoneToken: token.phoneToken, attempt: token.attempt)
                             }
                             inFlight.add(-1)
