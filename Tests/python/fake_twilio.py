@@ -120,7 +120,7 @@ def max_in_window(times, window=1.0) -> int:
 class Step:
     """One scripted answer for POSTs to a number. `remaining` None: every POST."""
 
-    kind: str  # "error" | "hang" | "accept_then_hang"
+    kind: str  # "error" | "hang" | "accept_then_hang" | "accept_unsent_then_hang"
     remaining: int | None
     status: int = 0
     code: int | None = None
@@ -273,9 +273,11 @@ class FakeTwilio:
         """Waits `seconds` without creating anything, then answers 503, for the next `times` POSTs to `to`."""
         self._add_step(to, Step("hang", times, status=503, code=20503, seconds=seconds))
 
-    def accept_then_hang(self, to, seconds, times=1):
-        """Creates the message, then waits `seconds` before answering 201, for the next `times` POSTs to `to`."""
-        self._add_step(to, Step("accept_then_hang", times, seconds=seconds))
+    def accept_then_hang(self, to, seconds, times=1, sent=True):
+        """Creates the message, then waits `seconds` before answering 201, for the next `times` POSTs to `to`.
+        With `sent=False` the message stays queued at the fake, with no date_sent (as Twilio's do until they
+        go out), so no DateSent filter finds it."""
+        self._add_step(to, Step("accept_then_hang" if sent else "accept_unsent_then_hang", times, seconds=seconds))
 
     def clear_script(self, to=None):
         with self._lock:
@@ -404,8 +406,8 @@ class FakeTwilio:
             steps.pop(0)
         return None
 
-    def _create(self, form, now) -> dict:
-        """A new message resource (call with the lock held)."""
+    def _create(self, form, now, sent=True) -> dict:
+        """A new message resource (call with the lock held); `sent` False leaves date_sent null."""
         sid = "SM" + secrets.token_hex(16)
         body = form["Body"]
         count, _ = segments(body)
@@ -417,7 +419,7 @@ class FakeTwilio:
             "api_version": API_VERSION,
             "body": body,
             "date_created": date,
-            "date_sent": date,
+            "date_sent": date if sent else None,
             "date_updated": date,
             "direction": "outbound-api",
             "error_code": None,
@@ -460,9 +462,10 @@ class FakeTwilio:
                     record.status, record.outcome, record.code = step.status, "hung", step.code
                     error = TwilioError(step.code, step.status)
                     return step.status, error.body(), {}, step.seconds
-                if step is not None and step.kind == "accept_then_hang":
+                unsent = step is not None and step.kind == "accept_unsent_then_hang"
+                if step is not None and step.kind in ("accept_then_hang", "accept_unsent_then_hang"):
                     record.outcome, delay = "accepted_then_hung", step.seconds
-                message = self._create(form, now)
+                message = self._create(form, now, sent=not unsent)
                 record.status, record.sid = 201, message["sid"]
                 record.outcome = record.outcome or "created"
                 return 201, dict(message), {}, delay
@@ -557,7 +560,10 @@ class FakeTwilio:
 
     def _matches(self, sid, filters) -> bool:
         message = self._messages[sid]
-        sent = utc_date(self._created[sid][0])  # date_sent is the creation time here
+        # date_sent is the creation time here, or null for a message still queued (no DateSent filter finds it).
+        sent = utc_date(self._created[sid][0]) if message["date_sent"] else None
+        if sent is None and any(name in filters for name in ("DateSent", "DateSent>", "DateSent<")):
+            return False
         if "To" in filters and message["to"] != filters["To"]:
             return False
         if "From" in filters and message["from"] != filters["From"]:

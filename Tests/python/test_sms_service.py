@@ -437,9 +437,10 @@ def test_twilio_errors_retries_and_reconciliation(fresh_database, redis_db, key_
     service = services(sms_env(fresh_database, redis_db, key_prefix, fake_twilio, JULES_SMS_RETRY_BASE_MS=100,
                                JULES_SMS_MAX_ATTEMPTS=3, JULES_SMS_TIMEOUT_MS=1000, JULES_SMS_LEASE_SECONDS=5),
                        name="errors")
-    members = create_members(service, 7)
+    members = create_members(service, 8)
     (invalid, invalid_phone), (landline, landline_phone), (unsubscribed, unsubscribed_phone), \
-        (flaky, flaky_phone), (throttled, throttled_phone), (broken, broken_phone), (slow, slow_phone) = members
+        (flaky, flaky_phone), (throttled, throttled_phone), (broken, broken_phone), (slow, slow_phone), \
+        (unsent, unsent_phone) = members
     fake_twilio.reject(invalid_phone, 21211)
     fake_twilio.reject(landline_phone, 21614)
     fake_twilio.reject(unsubscribed_phone, 21610)
@@ -447,6 +448,8 @@ def test_twilio_errors_retries_and_reconciliation(fresh_database, redis_db, key_
     fake_twilio.throttle(throttled_phone, retry_after=2, times=1)
     fake_twilio.fail(broken_phone, 500, times=None)
     fake_twilio.hang(slow_phone, 3, times=1)  # longer than the 1 s timeout; creates nothing
+    # Taken, but still queued at Twilio (no date_sent) when the 1 s timeout makes the service look it up.
+    fake_twilio.accept_then_hang(unsent_phone, 3, sent=False)
 
     ids = {member: service.call("sms.send", {"member_id": member, "body": "Errors"})["message_id"]
            for member, _ in members}
@@ -495,8 +498,16 @@ def test_twilio_errors_retries_and_reconciliation(fresh_database, redis_db, key_
         f"no list call between the timed-out POST and the retry: {lookups}"
     assert result["provider_sid"] == posts[1].sid
 
+    # Found by the number's newest messages although no DateSent filter could find it; never sent twice.
+    result = final[unsent]
+    posts = fake_twilio.posts(unsent_phone)
+    assert result["status"] == "sent" and result["attempts"] == 1, result
+    assert [post.outcome for post in posts] == ["accepted_then_hung"], posts
+    assert result["provider_sid"] == posts[0].sid
+    assert fake_twilio.list_calls(unsent_phone), "the service never looked it up"
+
     stats = service.call("sms.stats")
-    assert stats["failed"] == 4 and stats["sent"] == 3, stats
+    assert stats["failed"] == 4 and stats["sent"] == 4, stats
     assert stats["retried"] >= 4, stats
 
 

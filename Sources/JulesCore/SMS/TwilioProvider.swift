@@ -126,54 +126,82 @@ public final class TwilioProvider: SMSProvider {
     public func find(to: String, body: String, since: Date, excluding: Set<String>) async throws(ProviderFailure)
         -> ProviderLookup
     {
-        // DateSent filters by the UTC day; a message sent just before midnight may be dated the next day.
-        var days: [String] = []
+        let earliest = since.addingTimeInterval(-Self.clockSkew)
+        // First by DateSent, as Twilio's filters allow: the UTC day of the attempt, and the next one when the
+        // message may have been sent after midnight.
         var day = since
         let lastDay = Date().addingTimeInterval(60)
-        while day <= lastDay, days.count < 3 {
-            days.append(day.formatted(.iso8601.year().month().day()))
+        var days = 0
+        while day <= lastDay, days < 3 {
+            let query = [("To", to), ("DateSent", day.formatted(.iso8601.year().month().day())), ("PageSize", "100")]
+            if let receipt = try await search(query, body: body, earliest: earliest, excluding: excluding) {
+                return .found(receipt)
+            }
+            days += 1
             guard let next = Calendar.utc.date(byAdding: .day, value: 1, to: Calendar.utc.startOfDay(for: day)) else {
                 break
             }
             day = next
         }
-        let earliest = since.addingTimeInterval(-Self.clockSkew)
-        for date in days {
-            var url: String? =
-                messagesURL + "?"
-                + FormEncoding.encode([("To", to), ("DateSent", date), ("PageSize", String(Self.pageSize))])
-            var pages = 0
-            while let next = url, pages < Self.maximumPages {
-                pages += 1
-                var request = HTTPClientRequest(url: next)
-                request.method = .GET
-                request.headers.add(name: "Authorization", value: authorization)
-                request.headers.add(name: "Accept", value: "application/json")
-                let (status, headers, data) = try await perform(request, sent: false)
-                guard (200..<300).contains(status) else {
-                    var failure = Self.failure(status: status, headers: headers, body: data)
-                    // A failed look-up is never final: the caller asks again later.
-                    if failure.kind == .permanent { failure.kind = .retryable(retryAfter: nil) }
-                    throw failure
-                }
-                let page: MessagePage
-                do {
-                    page = try JSONDecoder().decode(MessagePage.self, from: data)
-                } catch {
-                    throw ProviderFailure(
-                        kind: .retryable(retryAfter: nil), httpStatus: status,
-                        message: "Twilio's message list could not be read")
-                }
-                for resource in page.messages {
-                    guard let receipt = resource.receipt, !excluding.contains(receipt.sid), resource.body == body
-                    else { continue }
-                    if let created = resource.dateCreated.flatMap(Self.parseRFC2822), created < earliest { continue }
-                    return .found(receipt)
-                }
-                url = page.nextPageURI.flatMap { resolve($0) }
-            }
+        // A message Twilio has taken but not sent yet has no date_sent, so no DateSent filter finds it: look through
+        // the number's newest messages (the list is newest first) back to the attempt.
+        let recent = [("To", to), ("PageSize", "100")]
+        if let receipt = try await search(
+            recent, body: body, earliest: earliest, excluding: excluding, newestFirst: true)
+        {
+            return .found(receipt)
         }
         return .notFound
+    }
+
+    /// Reads the pages of one list query for a message with `body` created at or after `earliest`. With
+    /// `newestFirst`, it stops at the first page that reaches back before `earliest`.
+    private func search(
+        _ query: [(String, String)],
+        body: String,
+        earliest: Date,
+        excluding: Set<String>,
+        newestFirst: Bool = false
+    ) async throws(ProviderFailure) -> ProviderReceipt? {
+        var url: String? = messagesURL + "?" + FormEncoding.encode(query)
+        var pages = 0
+        while let next = url, pages < Self.maximumPages {
+            pages += 1
+            var request = HTTPClientRequest(url: next)
+            request.method = .GET
+            request.headers.add(name: "Authorization", value: authorization)
+            request.headers.add(name: "Accept", value: "application/json")
+            let (status, headers, data) = try await perform(request, sent: false)
+            guard (200..<300).contains(status) else {
+                var failure = Self.failure(status: status, headers: headers, body: data)
+                // A failed look-up is never final: the caller asks again later.
+                if failure.kind == .permanent { failure.kind = .retryable(retryAfter: nil) }
+                throw failure
+            }
+            let page: MessagePage
+            do {
+                page = try JSONDecoder().decode(MessagePage.self, from: data)
+            } catch {
+                throw ProviderFailure(
+                    kind: .retryable(retryAfter: nil), httpStatus: status,
+                    message: "Twilio's message list could not be read")
+            }
+            var reachedBack = false
+            for resource in page.messages {
+                let created = resource.dateCreated.flatMap(Self.parseRFC2822)
+                if let created, created < earliest {
+                    reachedBack = true
+                    continue
+                }
+                guard let receipt = resource.receipt, !excluding.contains(receipt.sid), resource.body == body else {
+                    continue
+                }
+                return receipt
+            }
+            if newestFirst, reachedBack { return nil }
+            url = page.nextPageURI.flatMap { resolve($0) }
+        }
+        return nil
     }
 
     /// How far Twilio's clock may be behind ours when matching creation times.
