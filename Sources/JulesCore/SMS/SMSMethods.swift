@@ -455,14 +455,26 @@ struct SMSStatusCallbackMethod: JSONRPCMethod {
     }
 
     struct Result: Encodable, Sendable {
-        var messageID: String
+        /// The message with this sid; `null` while the report is held.
+        var messageID: String?
         var status: SMSStatus
-        /// `false` when the report was stale or repeated (the message was already at or past that status).
+        /// `false` when the report was stale or repeated (the message was already at or past that status), or held.
         var changed: Bool
+        /// The sid is not recorded yet (the provider called back before its answer to the send was stored): the
+        /// report is kept and applied when it is.
+        var held: Bool
 
         enum CodingKeys: String, CodingKey {
-            case status, changed
+            case status, changed, held
             case messageID = "message_id"
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(messageID, forKey: .messageID)
+            try container.encode(status, forKey: .status)
+            try container.encode(changed, forKey: .changed)
+            try container.encode(held, forKey: .held)
         }
     }
 
@@ -485,28 +497,17 @@ struct SMSStatusCallbackMethod: JSONRPCMethod {
                 reason: "must be one of Twilio's message statuses (queued, sent, delivered, undelivered, failed, …)")
         }
         let errorCode = try Self.errorCode(params.errorCode)
-        let errorMessage = params.errorMessage.map { String($0.prefix(1024)) }
-        guard
-            let report = try await sms.queue.report(
-                sid: sid, status: status ?? .sent, errorCode: errorCode, errorMessage: errorMessage)
-        else {
+        let outcome = try await SMSDeliveryReports(queue: sms.queue).receive(
+            sid: sid, status: status, errorCode: errorCode, errorMessage: params.errorMessage,
+            correlationID: context.correlationID, logger: context.logger)
+        switch outcome {
+        case .applied(let report):
+            return Result(messageID: report.id.lowercased, status: report.status, changed: report.changed, held: false)
+        case .held:
+            return Result(messageID: nil, status: status ?? .sent, changed: false, held: true)
+        case .unknown:
             throw JSONRPCError.notFound("No message has this provider sid", details: ["MessageSid": .string(sid)])
         }
-        if report.changed {
-            SMSMetrics().finished(report.status, segments: 0)
-        }
-        if errorCode == ProviderFailure.unsubscribedCode {
-            let store = MemberStore(database: sms.queue.database)
-            let outcome = try await store.setOptInState(
-                memberID: report.memberID, to: .optedOut,
-                audit: .init(source: .carrier, keyword: nil, messageSID: sid, correlationID: context.correlationID))
-            if case .changed = outcome {
-                SMSMetrics().optOuts.increment()
-                context.logger.notice(
-                    "member opted out by the carrier", metadata: ["member_id": .string(report.memberID.lowercased)])
-            }
-        }
-        return Result(messageID: report.id.lowercased, status: report.status, changed: report.changed)
     }
 
     /// Twilio sends the code as a form field, so as a string; a number is taken too.

@@ -584,6 +584,48 @@ public struct SMSQueue: Sendable {
         )
     }
 
+    /// Keeps a final delivery report for a sid no message has yet (the first one kept wins unless a later one is
+    /// final and the kept one is not; all three kept statuses are final, so the first wins).
+    func holdReport(
+        sid: String,
+        status: SMSStatus,
+        errorCode: Int?,
+        errorMessage: String?
+    ) async throws(PostgresError) {
+        _ = try await database.query(
+            """
+            INSERT INTO sms_early_reports (provider_sid, status, error_code, error_message)
+            VALUES ($1, $2, $3, $4)
+            ON CONFLICT (provider_sid) DO NOTHING
+            """,
+            [
+                .text(sid), .text(status.rawValue), errorCode.map { .int(Int64($0)) } ?? .null,
+                errorMessage.map { .text(String($0.prefix(1024))) } ?? .null,
+            ]
+        )
+    }
+
+    /// A report held for `sid`, taken out of the holding table.
+    struct HeldReport: Sendable {
+        var status: SMSStatus
+        var errorCode: Int?
+        var errorMessage: String?
+    }
+
+    func takeHeldReport(sid: String) async throws(PostgresError) -> HeldReport? {
+        let rows = try await database.query(
+            "DELETE FROM sms_early_reports WHERE provider_sid = $1 RETURNING status, error_code, error_message",
+            [.text(sid)])
+        guard let row = rows.first, let status = SMSStatus(rawValue: try row.decode("status")) else { return nil }
+        return HeldReport(
+            status: status, errorCode: try row.decode("error_code"), errorMessage: try row.decode("error_message"))
+    }
+
+    /// Drops held reports no message took within a day.
+    func purgeHeldReports() async throws(PostgresError) {
+        _ = try await database.query("DELETE FROM sms_early_reports WHERE received_at < now() - interval '1 day'")
+    }
+
     /// A `uuid[]` parameter, in PostgreSQL's array text form.
     static func uuidArray(_ ids: some Sequence<UUID>) -> PostgresValue {
         .text("{" + ids.map(\.lowercased).joined(separator: ",") + "}")

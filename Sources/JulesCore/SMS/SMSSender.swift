@@ -250,6 +250,7 @@ public struct SMSSender: Service {
             do {
                 if try await queue.markSent(id, provider: provider.name, receipt: receipt) {
                     metrics.finished(.sent, segments: segments)
+                    await applyHeldReport(sid: receipt.sid)
                     if let price = receipt.price, let unit = receipt.priceUnit {
                         metrics.recordPrice(price, unit: unit)
                     }
@@ -263,6 +264,18 @@ public struct SMSSender: Service {
                     "a sent SMS could not be recorded yet",
                     metadata: ["message_id": "\(id.lowercased)", "error": "\(error)"])
             }
+        }
+    }
+
+    /// Applies a delivery report that came before the sid was recorded (if it fails, the report stays held and is
+    /// dropped after a day; the message keeps `sent`).
+    private func applyHeldReport(sid: String) async {
+        do {
+            try await SMSDeliveryReports(queue: queue).applyHeld(
+                sid: sid, correlationID: CorrelationID.current ?? CorrelationID.generate(), logger: logger)
+        } catch {
+            logger.warning(
+                "a held delivery report could not be applied", metadata: ["sid": "\(sid)", "error": "\(error)"])
         }
     }
 
@@ -344,6 +357,7 @@ public struct SMSSender: Service {
     /// Takes over rows left `sending` by instances that died, and settles each with the provider; and updates the
     /// queue-depth gauges.
     private func reconcileOrphans(includingOwnBefore startedAt: Date?) async {
+        try? await queue.purgeHeldReports()
         if let backlog = try? await queue.backlog() {
             metrics.readyDepth.record(backlog.ready)
             metrics.sendingDepth.record(backlog.sending)

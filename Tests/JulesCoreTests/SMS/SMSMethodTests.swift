@@ -201,7 +201,8 @@ struct SMSMethodTests {
             let delivered = try await harness.result(
                 "sms.statusCallback",
                 ["MessageSid": .string(sids[0]), "MessageStatus": "delivered", "AccountSid": "AC123", "To": "+1"])
-            #expect(delivered == ["status": "delivered", "changed": true, "message_id": .string(ids[0])])
+            #expect(
+                delivered == ["message_id": .string(ids[0]), "status": "delivered", "changed": true, "held": false])
             // A late "sent" report does not move it back.
             let late = try await harness.result(
                 "sms.statusCallback", ["MessageSid": .string(sids[0]), "MessageStatus": "sent"])
@@ -225,8 +226,9 @@ struct SMSMethodTests {
             #expect(last["source"] == "carrier")
             #expect(last["message_sid"] == .string(sids[1]))
 
+            // A report that moves nothing, for a sid no message has: nothing to keep.
             let unknown = try await harness.error(
-                "sms.statusCallback", ["MessageSid": .string(ScriptedProvider.makeSID()), "MessageStatus": "delivered"])
+                "sms.statusCallback", ["MessageSid": .string(ScriptedProvider.makeSID()), "MessageStatus": "sent"])
             #expect(unknown["code"] == -32001)
             let badStatus = try await harness.error(
                 "sms.statusCallback", ["MessageSid": .string(sids[0]), "MessageStatus": "teleported"])
@@ -237,6 +239,45 @@ struct SMSMethodTests {
             let badCode = try await harness.error(
                 "sms.statusCallback", ["MessageSid": .string(sids[0]), "MessageStatus": "failed", "ErrorCode": "x"])
             #expect(badCode["data"]?["field"] == "params.ErrorCode")
+        }
+    }
+
+    @Test func aReportThatComesBeforeItsSidIsRecordedIsHeldThenApplied() async throws {
+        try await MembersHarness.run { harness in
+            let members = try await harness.makeMembers(2)
+            let provider = ScriptedProvider()
+            let early = ScriptedProvider.makeSID()
+            let unsubscribed = ScriptedProvider.makeSID()
+            provider.script(members[0].phone, [.acceptAs(early)])
+            provider.script(members[1].phone, [.acceptAs(unsubscribed)])
+            let held = try await harness.result(
+                "sms.statusCallback", ["MessageSid": .string(early), "MessageStatus": "delivered"])
+            #expect(held == ["message_id": .null, "status": "delivered", "changed": false, "held": true])
+            // A repeat is held once.
+            _ = try await harness.result(
+                "sms.statusCallback", ["MessageSid": .string(early), "MessageStatus": "delivered"])
+            _ = try await harness.result(
+                "sms.statusCallback",
+                ["MessageSid": .string(unsubscribed), "MessageStatus": "undelivered", "ErrorCode": "21610"])
+            var ids: [String] = []
+            for member in members {
+                let sent = try await harness.result(
+                    "sms.send", ["member_id": .string(member.id), "body": "Hi", "priority": "reply"])
+                ids.append(try #require(sent["message_id"]?.stringValue))
+            }
+            try await SMSSenders.run(harness, provider: provider) {
+                let delivered = try await harness.waitForMessage(ids[0], in: ["delivered"])
+                #expect(delivered["provider_sid"] == .string(early))
+                #expect(delivered["delivered_at"]?.stringValue != nil)
+                let undelivered = try await harness.waitForMessage(ids[1], in: ["undelivered"])
+                #expect(undelivered["error"]?["code"] == 21610)
+            }
+            let member = try await harness.result("member.get", ["member_id": .string(members[1].id)])
+            #expect(member["opt_in_state"] == "opted_out")
+            let audit = try await harness.result("audit.list", ["member_id": .string(members[1].id)])
+            #expect(audit["entries"]?.arrayValue?.last?["source"] == "carrier")
+            let left = try await harness.database.query("SELECT count(*) AS n FROM sms_early_reports")
+            #expect(try left[0].decode("n", as: Int.self) == 0)
         }
     }
 

@@ -16,6 +16,8 @@ import Testing
 final class ScriptedProvider: SMSProvider {
     enum Outcome: Sendable {
         case accept
+        /// Accepts it under this sid.
+        case acceptAs(String)
         case fail(ProviderFailure)
         /// Takes the message, then loses the answer: the sender cannot know it went.
         case acceptButLoseTheAnswer
@@ -68,6 +70,8 @@ final class ScriptedProvider: SMSProvider {
         case .accept:
             return ProviderReceipt(
                 sid: take(message), status: "queued", price: Decimal(string: "-0.0079"), priceUnit: "USD")
+        case .acceptAs(let sid):
+            return ProviderReceipt(sid: take(message, sid: sid), status: "queued")
         case .fail(let failure):
             throw failure
         case .acceptButLoseTheAnswer:
@@ -92,8 +96,7 @@ final class ScriptedProvider: SMSProvider {
 
     func shutdown() async {}
 
-    private func take(_ message: OutgoingSMS) -> String {
-        let sid = Self.makeSID()
+    private func take(_ message: OutgoingSMS, sid: String = makeSID()) -> String {
         state.withLock { $0.taken.append(Taken(to: message.to, body: message.body, sid: sid, at: Date())) }
         return sid
     }

@@ -1,0 +1,72 @@
+import CoreMetrics
+import Foundation
+import Logging
+import Postgres
+
+/// Applies the provider's delivery reports: to the message that has the report's sid, or, for a final report whose
+/// sid no message has yet, held until the sender records it. A report with Twilio's 21610 (the recipient replied
+/// STOP to the carrier) also opts the member out, with the carrier as the source.
+struct SMSDeliveryReports: Sendable {
+    let queue: SMSQueue
+
+    enum Outcome: Sendable {
+        case applied(SMSQueue.Report)
+        /// Kept until a message takes the sid.
+        case held
+        /// Not final and no message has the sid: there is nothing to keep.
+        case unknown
+    }
+
+    /// A report as it came; `status` nil for one that moves nothing (queued, accepted, sending, …).
+    func receive(
+        sid: String,
+        status: SMSStatus?,
+        errorCode: Int?,
+        errorMessage: String?,
+        correlationID: String,
+        logger: Logger
+    ) async throws(PostgresError) -> Outcome {
+        if let report = try await apply(sid, status ?? .sent, errorCode, errorMessage, correlationID, logger) {
+            return .applied(report)
+        }
+        guard let status, status.isFinal else { return .unknown }
+        try await queue.holdReport(sid: sid, status: status, errorCode: errorCode, errorMessage: errorMessage)
+        // The sender may have recorded the sid after it looked for held reports and before this one was kept.
+        if let report = try await apply(sid, status, errorCode, errorMessage, correlationID, logger) {
+            _ = try await queue.takeHeldReport(sid: sid)
+            return .applied(report)
+        }
+        logger.info("delivery report held until its message is recorded", metadata: ["sid": .string(sid)])
+        return .held
+    }
+
+    /// Applies what was held for `sid`, now that a message has it.
+    func applyHeld(sid: String, correlationID: String, logger: Logger) async throws(PostgresError) {
+        guard let held = try await queue.takeHeldReport(sid: sid) else { return }
+        _ = try await apply(sid, held.status, held.errorCode, held.errorMessage, correlationID, logger)
+    }
+
+    private func apply(
+        _ sid: String, _ status: SMSStatus, _ errorCode: Int?, _ errorMessage: String?, _ correlationID: String,
+        _ logger: Logger
+    ) async throws(PostgresError) -> SMSQueue.Report? {
+        guard
+            let report = try await queue.report(
+                sid: sid, status: status, errorCode: errorCode, errorMessage: errorMessage)
+        else { return nil }
+        let metrics = SMSMetrics()
+        if report.changed { metrics.finished(report.status, segments: 0) }
+        if errorCode == ProviderFailure.unsubscribedCode {
+            let store = MemberStore(database: queue.database)
+            let outcome = try await store.setOptInState(
+                memberID: report.memberID, to: .optedOut,
+                audit: .init(source: .carrier, keyword: nil, messageSID: sid, correlationID: correlationID))
+            if case .changed = outcome {
+                metrics.optOuts.increment()
+                logger.notice(
+                    "member opted out by the carrier", metadata: ["member_id": .string(report.memberID.lowercased)])
+            }
+        }
+        return report
+    }
+}
