@@ -87,6 +87,16 @@ extension PoolReport {
 }
 
 extension Duration {
+    /// Whole milliseconds, rounded down: what SQL intervals, Redis and PostgreSQL timeouts take.
+    var wholeMilliseconds: Int64 {
+        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
+    }
+
+    /// Whole nanoseconds, for timers.
+    var wholeNanoseconds: Int64 {
+        components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
+    }
+
     /// Milliseconds with microsecond precision, for reports.
     var milliseconds: Double {
         let (seconds, attoseconds) = components

@@ -48,14 +48,18 @@ enum InputRules {
     /// A Twilio message sid: two capital letters (`SM`, `MM`) and 32 lowercase hex digits.
     static func messageSID(_ text: String?, field: String = "params.message_sid") throws(JSONRPCError) -> String? {
         guard let text else { return nil }
-        let bytes = Array(text.utf8)
-        guard bytes.count == 34, bytes[0...1].allSatisfy({ (0x41...0x5A).contains($0) }),
-            bytes[2...].allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) })
-        else {
+        guard isMessageSID(text) else {
             throw .invalidParams(
                 field: field, reason: "must be a Twilio message sid such as SM followed by 32 hex digits")
         }
         return text
+    }
+
+    /// Whether `text` has the shape of a provider's message sid: two capital letters and 32 lowercase hex digits.
+    static func isMessageSID(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        return bytes.count == 34 && bytes[0...1].allSatisfy({ (0x41...0x5A).contains($0) })
+            && bytes[2...].allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) })
     }
 }
 

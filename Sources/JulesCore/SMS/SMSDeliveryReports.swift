@@ -57,16 +57,22 @@ struct SMSDeliveryReports: Sendable {
         let metrics = SMSMetrics()
         if report.changed { metrics.finished(report.status, segments: 0) }
         if errorCode == ProviderFailure.unsubscribedCode {
-            let store = MemberStore(database: queue.database)
-            let outcome = try await store.setOptInState(
-                memberID: report.memberID, to: .optedOut,
-                audit: .init(source: .carrier, keyword: nil, messageSID: sid, correlationID: correlationID))
-            if case .changed = outcome {
-                metrics.optOuts.increment()
-                logger.notice(
-                    "member opted out by the carrier", metadata: ["member_id": .string(report.memberID.lowercased)])
-            }
+            try await carrierOptOut(report.memberID, messageSID: sid, correlationID: correlationID, logger: logger)
         }
         return report
+    }
+
+    /// Opts a member out because the carrier says the number unsubscribed (21610, at send time or in a report),
+    /// with the carrier as the audit source; a member already opted out is left as is.
+    func carrierOptOut(
+        _ memberID: UUID, messageSID: String?, correlationID: String, logger: Logger
+    ) async throws(PostgresError) {
+        let outcome = try await MemberStore(database: queue.database).setOptInState(
+            memberID: memberID, to: .optedOut,
+            audit: .init(source: .carrier, keyword: nil, messageSID: messageSID, correlationID: correlationID))
+        if case .changed = outcome {
+            SMSMetrics().optOuts.increment()
+            logger.notice("member opted out by the carrier", metadata: ["member_id": .string(memberID.lowercased)])
+        }
     }
 }

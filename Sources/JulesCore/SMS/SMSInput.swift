@@ -41,11 +41,4 @@ enum SMSInput {
         }
         return text
     }
-
-    /// A provider's message sid: two capital letters and 32 lowercase hex digits.
-    static func isProviderSID(_ text: String) -> Bool {
-        let bytes = Array(text.utf8)
-        return bytes.count == 34 && bytes[0...1].allSatisfy({ (0x41...0x5A).contains($0) })
-            && bytes[2...].allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) })
-    }
 }

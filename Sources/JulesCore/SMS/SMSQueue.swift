@@ -173,7 +173,7 @@ public struct SMSQueue: Sendable {
                       decided.quiet_end IS NOT NULL AS deferred, not_before, created_at
             """,
             [
-                .int(Int64(limit)), .text(instance), .int(Self.milliseconds(lease)), .text(quietHours.start),
+                .int(Int64(limit)), .text(instance), .int(lease.wholeMilliseconds), .text(quietHours.start),
                 .text(quietHours.end),
             ]
         )
@@ -249,7 +249,7 @@ public struct SMSQueue: Sendable {
             WHERE sms_messages.id = verdict.id
             RETURNING verdict.refusal, verdict.phone_ciphertext, sms_messages.attempts
             """,
-            [.uuid(id), .text(instance), .int(Self.milliseconds(lease))]
+            [.uuid(id), .text(instance), .int(lease.wholeMilliseconds)]
         )
         guard let row = rows.first else { return .lost }
         if let refusal: String = try row.decode("refusal") {
@@ -313,7 +313,7 @@ public struct SMSQueue: Sendable {
             [
                 .uuid(id), .text(instance), .int(Int64(maximumAttempts)),
                 failure.code.map { .int(Int64($0)) } ?? .null, .text(String(failure.message.prefix(1024))),
-                .int(Self.milliseconds(delay)), .int(countsAsAttempt ? 0 : 1),
+                .int(delay.wholeMilliseconds), .int(countsAsAttempt ? 0 : 1),
             ]
         )
         return try rows.first.flatMap { row throws(PostgresError) in SMSStatus(rawValue: try row.decode("status")) }
@@ -384,7 +384,7 @@ public struct SMSQueue: Sendable {
                       members.phone_ciphertext
             """,
             [
-                .int(Int64(limit)), .text(instance), .int(Self.milliseconds(lease)),
+                .int(Int64(limit)), .text(instance), .int(lease.wholeMilliseconds),
                 startedAt.map { .double($0.timeIntervalSince1970) } ?? .null,
             ]
         )
@@ -480,7 +480,7 @@ public struct SMSQueue: Sendable {
                 (SELECT extract(epoch FROM now() - min(not_before))::double precision FROM sms_messages
                   WHERE status = 'queued' AND not_before <= now()) AS oldest
             """,
-            [.int(Self.milliseconds(window))]
+            [.int(window.wholeMilliseconds)]
         )
         let row = rows[0]
         var counts: [SMSStatus: Int] = [:]
@@ -631,10 +631,6 @@ public struct SMSQueue: Sendable {
         .text("{" + ids.map(\.lowercased).joined(separator: ",") + "}")
     }
 
-    static func milliseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
-    }
 }
 
 /// A message the outbox provider kept, as `sms.outbox` lists it.

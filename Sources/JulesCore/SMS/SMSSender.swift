@@ -109,6 +109,7 @@ public struct SMSSender: Service {
                 while !stopping.isSet, !Task.isCancelled {
                     if ContinuousClock.now - lastOrphanScan >= configuration.orphanScanInterval {
                         lastOrphanScan = .now
+                        await housekeeping()
                         await reconcileOrphans(includingOwnBefore: firstScan ? startedAt : nil)
                         firstScan = false
                     }
@@ -219,11 +220,11 @@ public struct SMSSender: Service {
         let began = clock.now
         do {
             let receipt = try await provider.send(OutgoingSMS(messageID: message.id, to: to, body: message.body))
-            metrics.sendLatency.recordNanoseconds(Self.nanoseconds(clock.now - began))
+            metrics.sendLatency.recordNanoseconds((clock.now - began).wholeNanoseconds)
             activity.providerAnswered()
             await recordSent(message.id, segments: message.segments, receipt: receipt, attempt: attempt)
         } catch {
-            metrics.sendLatency.recordNanoseconds(Self.nanoseconds(clock.now - began))
+            metrics.sendLatency.recordNanoseconds((clock.now - began).wholeNanoseconds)
             if case .permanent = error.kind {
                 // The provider answered: it is working, it refused this one message.
                 activity.providerAnswered()
@@ -308,7 +309,7 @@ public struct SMSSender: Service {
                     metrics.retries.increment()
                     logger.info(
                         "SMS will be retried",
-                        metadata: metadata.merging(["retry_in_ms": "\(SMSQueue.milliseconds(delay))"]) { $1 })
+                        metadata: metadata.merging(["retry_in_ms": "\(delay.wholeMilliseconds)"]) { $1 })
                 }
             }
         } catch {
@@ -354,14 +355,17 @@ public struct SMSSender: Service {
         }
     }
 
-    /// Takes over rows left `sending` by instances that died, and settles each with the provider; and updates the
-    /// queue-depth gauges.
-    private func reconcileOrphans(includingOwnBefore startedAt: Date?) async {
+    /// Updates the queue-depth gauges and drops delivery reports held too long.
+    private func housekeeping() async {
         try? await queue.purgeHeldReports()
         if let backlog = try? await queue.backlog() {
             metrics.readyDepth.record(backlog.ready)
             metrics.sendingDepth.record(backlog.sending)
         }
+    }
+
+    /// Takes over rows left `sending` by instances that died, and settles each with the provider.
+    private func reconcileOrphans(includingOwnBefore startedAt: Date?) async {
         let orphans: [SMSQueue.Orphan]
         do {
             orphans = try await queue.adoptOrphans(
@@ -395,16 +399,9 @@ public struct SMSSender: Service {
 
     /// The provider says the member unsubscribed (21610): they are opted out, with the carrier as the source.
     private func optOut(_ memberID: UUID, correlationID: String?) async {
-        let store = MemberStore(database: queue.database)
         do {
-            let outcome = try await store.setOptInState(
-                memberID: memberID, to: .optedOut,
-                audit: .init(source: .carrier, keyword: nil, messageSID: nil, correlationID: correlationID ?? ""))
-            if case .changed = outcome {
-                metrics.optOuts.increment()
-                logger.notice(
-                    "member opted out by the carrier", metadata: ["member_id": "\(memberID.lowercased)"])
-            }
+            try await SMSDeliveryReports(queue: queue).carrierOptOut(
+                memberID, messageSID: nil, correlationID: correlationID ?? "", logger: logger)
         } catch {
             logger.error(
                 "a carrier opt-out could not be recorded",
@@ -414,17 +411,13 @@ public struct SMSSender: Service {
 
     /// Exponential backoff with jitter: half of `base × 2^(attempt−1)` (capped) fixed, the other half random.
     func backoff(attempt: Int) -> Duration {
-        let base = Double(SMSQueue.milliseconds(configuration.retryBase))
-        let cap = Double(SMSQueue.milliseconds(configuration.retryCap))
+        let base = Double(configuration.retryBase.wholeMilliseconds)
+        let cap = Double(configuration.retryCap.wholeMilliseconds)
         let ceiling = min(cap, base * pow(2, Double(max(0, attempt - 1))))
         let milliseconds = ceiling / 2 + Double.random(in: 0...(ceiling / 2))
         return .milliseconds(Int64(milliseconds.rounded()))
     }
 
-    static func nanoseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
-    }
 }
 
 /// Provider requests in flight, shared by the sender's loop and its request tasks.

@@ -57,6 +57,8 @@ public final class TwilioProvider: SMSProvider {
     public var name: String { "twilio" }
     public let configuration: Configuration
     private let client: HTTPClient
+    /// The base URL without a trailing slash.
+    private let base: String
     private let messagesURL: String
     private let authorization: String
     private let logger: Logger
@@ -65,6 +67,7 @@ public final class TwilioProvider: SMSProvider {
         self.configuration = configuration
         var base = configuration.baseURL
         while base.hasSuffix("/") { base.removeLast() }
+        self.base = base
         self.messagesURL = "\(base)/2010-04-01/Accounts/\(configuration.accountSID)/Messages.json"
         let credentials = Data("\(configuration.accountSID):\(configuration.authToken)".utf8).base64EncodedString()
         self.authorization = "Basic \(credentials)"
@@ -210,8 +213,6 @@ public final class TwilioProvider: SMSProvider {
     /// `next_page_uri` is a path on the API's host.
     private func resolve(_ pathAndQuery: String) -> String? {
         guard pathAndQuery.hasPrefix("/") else { return nil }
-        var base = configuration.baseURL
-        while base.hasSuffix("/") { base.removeLast() }
         return base + pathAndQuery
     }
 
@@ -289,7 +290,7 @@ public final class TwilioProvider: SMSProvider {
         }
 
         var receipt: ProviderReceipt? {
-            guard let sid, SMSInput.isProviderSID(sid) else { return nil }
+            guard let sid, InputRules.isMessageSID(sid) else { return nil }
             let unit = priceUnit.flatMap { $0.count == 3 && $0.allSatisfy(\.isLetter) ? $0.uppercased() : nil }
             return ProviderReceipt(
                 sid: sid,

@@ -155,8 +155,7 @@ public struct StatePersister: Service {
         if let block {
             command += [
                 "BLOCK",
-                RedisArgument(
-                    Int(block.components.seconds * 1000 + block.components.attoseconds / 1_000_000_000_000_000)),
+                RedisArgument(Int(block.wholeMilliseconds)),
             ]
         }
         command += ["STREAMS", store.cache.journalKey, id]
@@ -168,7 +167,7 @@ public struct StatePersister: Service {
     }
 
     private func reclaim() async throws(RedisError) -> [JournalEntry] {
-        let idle = reclaimIdle.components.seconds * 1000 + reclaimIdle.components.attoseconds / 1_000_000_000_000_000
+        let idle = reclaimIdle.wholeMilliseconds
         let reply = try await redis.command([
             "XAUTOCLAIM", store.cache.journalKey, StateCache.consumerGroup, RedisArgument(consumer),
             RedisArgument(Int(idle)), "0-0", "COUNT", RedisArgument(batchSize),
