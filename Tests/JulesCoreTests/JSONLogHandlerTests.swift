@@ -8,12 +8,17 @@ import Testing
 final class CapturingSink: LogSink {
     private let lines = Mutex<[String]>([])
 
-    func write(_ line: [UInt8]) {
+    private let urgent = Mutex<[Bool]>([])
+
+    func write(_ line: [UInt8], immediately: Bool) {
         let text = String(decoding: line, as: UTF8.self)
         lines.withLock { $0.append(text) }
+        urgent.withLock { $0.append(immediately) }
     }
 
     var captured: [String] { lines.withLock { $0 } }
+    /// For each line captured, whether the handler asked for it to be written at once.
+    var immediately: [Bool] { urgent.withLock { $0 } }
 }
 
 @Suite struct JSONLogHandlerTests {

@@ -1,10 +1,3 @@
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Musl)
-    import Musl
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 import JSONRPC
 import Logging
 
@@ -91,7 +84,7 @@ public struct JSONLogHandler: LogHandler {
             Self.json(value).serialize(into: &line)
         }
         line.append(contentsOf: "}\n".utf8)
-        sink.write(line)
+        sink.write(line, immediately: event.level >= .warning)
     }
 
     private static func json(_ value: Logger.MetadataValue) -> JSONValue {
@@ -115,32 +108,7 @@ public struct JSONLogHandler: LogHandler {
 /// A destination for complete log lines.
 public protocol LogSink: Sendable {
     /// Writes one line, newline included, without interleaving it with other lines.
-    func write(_ line: [UInt8])
-}
-
-/// Standard error, written with one `write(2)` per line under a lock so concurrent lines never interleave.
-public final class StandardErrorLogSink: LogSink {
-    public static let shared = StandardErrorLogSink()
-    private let lock = LogLock()
-
-    public func write(_ line: [UInt8]) {
-        lock.withLock {
-            line.withUnsafeBytes { bytes in
-                var offset = 0
-                while offset < bytes.count {
-                    let written = writeToStandardError(bytes.baseAddress! + offset, bytes.count - offset)
-                    if written < 0 {
-                        if errno == EINTR { continue }
-                        return  // Nowhere left to report a failure to log.
-                    }
-                    offset += written
-                }
-            }
-        }
-    }
-}
-
-/// `write(2)` on standard error, named apart from ``StandardErrorLogSink/write(_:)``.
-private func writeToStandardError(_ pointer: UnsafeRawPointer, _ count: Int) -> Int {
-    write(STDERR_FILENO, pointer, count)
+    /// - Parameter immediately: Whether the line, and every line before it, must be written before this returns
+    ///   (warnings and errors); other lines may wait briefly to be written together.
+    func write(_ line: [UInt8], immediately: Bool)
 }

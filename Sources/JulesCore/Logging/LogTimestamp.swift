@@ -5,7 +5,6 @@
 #elseif canImport(Darwin)
     import Darwin
 #endif
-import Synchronization
 
 /// RFC 3339 timestamps in UTC with milliseconds, for log lines.
 enum LogTimestamp {
@@ -43,14 +42,5 @@ enum LogTimestamp {
         append(milliseconds, digits: 3)
         text.append(UInt8(ascii: "Z"))
         return String(decoding: text, as: UTF8.self)
-    }
-}
-
-/// A plain mutual-exclusion lock for code that holds no value under it.
-final class LogLock: Sendable {
-    private let mutex = Mutex<Void>(())
-
-    func withLock(_ body: () -> Void) {
-        mutex.withLock { _ in body() }
     }
 }
