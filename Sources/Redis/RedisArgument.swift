@@ -24,3 +24,44 @@ public struct RedisArgument: Sendable, Hashable, ExpressibleByStringLiteral {
         self.init(value)
     }
 }
+
+extension RedisArgument {
+    /// Calls `body` with the arguments as hiredis takes them: a count, an array of pointers and an array of
+    /// lengths, valid only during the call.
+    ///
+    /// All arguments share one buffer, so the pointers need a single stable allocation; a trailing byte keeps it
+    /// non-empty, so that empty arguments still get a valid pointer.
+    static func withArgv<Result>(
+        _ arguments: [RedisArgument],
+        _ body: (Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>, UnsafePointer<Int>) -> Result
+    ) -> Result {
+        var lengths: [Int] = []
+        lengths.reserveCapacity(arguments.count)
+        var total = 1
+        for argument in arguments {
+            lengths.append(argument.bytes.count)
+            total += argument.bytes.count
+        }
+        var storage: [UInt8] = []
+        storage.reserveCapacity(total)
+        for argument in arguments {
+            storage.append(contentsOf: argument.bytes)
+        }
+        storage.append(0)
+        return storage.withUnsafeBufferPointer { buffer in
+            let base = UnsafeRawPointer(buffer.baseAddress!)
+            var offset = 0
+            var pointers: [UnsafePointer<CChar>?] = []
+            pointers.reserveCapacity(lengths.count)
+            for length in lengths {
+                pointers.append((base + offset).assumingMemoryBound(to: CChar.self))
+                offset += length
+            }
+            return pointers.withUnsafeMutableBufferPointer { argv in
+                lengths.withUnsafeBufferPointer { argvLengths in
+                    body(Int32(arguments.count), argv.baseAddress!, argvLengths.baseAddress!)
+                }
+            }
+        }
+    }
+}

@@ -12,21 +12,22 @@ extension RedisClient {
 
     /// Sends one command that the server answers at once, pipelined with the other such commands in flight.
     ///
-    /// Under load this is much cheaper than ``command(_:)-([RedisArgument])``: the commands that callers issue
-    /// while a round trip is under way all go out together in the next one, on one connection and one client
-    /// thread, instead of each taking its own connection and two thread hand-overs. Alone, it costs the same.
+    /// It is much cheaper than ``command(_:)-([RedisArgument])``: it goes out on a connection of the event loop
+    /// the caller runs on (a JSON-RPC request's task does), written and read by that loop, so the caller never
+    /// changes thread; and the commands sent from one loop in one turn of it leave in one write. A caller off the
+    /// loops hops to one of them and back.
     ///
     /// Never use it for a command that blocks (`BLPOP`, `XREADGROUP … BLOCK`, `WAIT`): every command queued behind
     /// it would wait too. Nor for `MULTI`/`EXEC` or `SELECT`, which change the connection's state for the commands
     /// of other callers.
     ///
     /// - Throws: ``RedisError``, as ``command(_:)-([RedisArgument])``; when the connection fails, every command of
-    ///   the same round trip fails with it.
+    ///   the same connection fails with it.
     public func batchedCommand(_ arguments: [RedisArgument]) async throws(RedisError) -> RedisReply {
         guard !arguments.isEmpty else {
             throw RedisError(.invalidArgument, message: "a command needs at least its name")
         }
-        return try await self.batcher.send(arguments).get()
+        return try await self.loopConnections.send(arguments).get()
     }
 
     /// Sends one command given as strings (each sent as its UTF-8 bytes).

@@ -26,7 +26,7 @@ public final class RedisClient: Sendable {
     let logger: Logger
     private let threadPool: NIOThreadPool
     private let pool: RedisConnectionPool
-    let batcher: RedisCommandBatcher
+    let loopConnections: RedisEventLoopConnections
     let threadPoolExecutor: RedisThreadPoolExecutor
     /// SHA1 of each script's source, learned from `SCRIPT LOAD`.
     let scriptHashes = NIOLockedValueBox<[String: String]>([:])
@@ -36,7 +36,9 @@ public final class RedisClient: Sendable {
     /// - Parameters:
     ///   - configuration: The server and the pool settings.
     ///   - logger: Where connection events go, at debug level, and start-up at info level.
-    ///   - eventLoopGroup: Runs the timers of callers waiting for a free connection, nothing else.
+    ///   - eventLoopGroup: Runs the timers of callers waiting for a free connection, and the connections of
+    ///     ``batchedCommand(_:)``: one per loop, used by the callers that run on that loop. Pass the group whose
+    ///     loops run the callers (the server's), so that they never change thread for a command.
     public init(
         configuration: RedisConfiguration,
         logger: Logger,
@@ -57,10 +59,10 @@ public final class RedisClient: Sendable {
             acquireTimeout: configuration.acquireTimeout,
             timerLoop: eventLoopGroup.next()
         )
-        self.batcher = RedisCommandBatcher(
-            connection: RedisConnection(id: configuration.poolSize, counter: self.pool.counter),
-            threadPool: self.threadPool,
+        self.loopConnections = RedisEventLoopConnections(
+            group: eventLoopGroup,
             configuration: configuration,
+            counter: self.pool.counter,
             logger: logger
         )
     }
@@ -139,7 +141,8 @@ public final class RedisClient: Sendable {
     }
 
     /// Closes the connections and stops the threads, after the commands in flight finish. Waiting callers fail
-    /// with `.shutDown`, as do later calls. Calling it again does nothing.
+    /// with `.shutDown`, as do later calls. Calling it again does nothing. The event loop group must still be
+    /// running.
     public func shutdown() async {
         guard !self.isShutDown.exchange(true, ordering: .relaxed) else {
             return
@@ -150,8 +153,7 @@ public final class RedisClient: Sendable {
         } catch {
             self.logger.debug("the Redis thread pool did not shut down cleanly", metadata: ["error": "\(error)"])
         }
-        // No flush can run now (a late one finds the pool stopped and touches nothing), so closing here is safe.
-        self.batcher.close()
+        await self.loopConnections.shutdown()
     }
 
     /// Runs `body` with a connection of the pool, on the thread pool: the one way the client calls hiredis.

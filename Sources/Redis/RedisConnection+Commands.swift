@@ -42,35 +42,8 @@ extension RedisConnection {
             throw Self.emptyCommandError
         }
         let context = try self.requireContext()
-        // One buffer for all arguments, so that the argv pointers need a single stable allocation. The extra
-        // trailing byte keeps the buffer non-empty: empty arguments then still get a valid pointer.
-        var lengths: [Int] = []
-        lengths.reserveCapacity(arguments.count)
-        var total = 1
-        for argument in arguments {
-            lengths.append(argument.bytes.count)
-            total += argument.bytes.count
-        }
-        var storage: [UInt8] = []
-        storage.reserveCapacity(total)
-        for argument in arguments {
-            storage.append(contentsOf: argument.bytes)
-        }
-        storage.append(0)
-        let status = storage.withUnsafeBufferPointer { buffer in
-            let base = UnsafeRawPointer(buffer.baseAddress!)
-            var offset = 0
-            var pointers: [UnsafePointer<CChar>?] = []
-            pointers.reserveCapacity(lengths.count)
-            for length in lengths {
-                pointers.append((base + offset).assumingMemoryBound(to: CChar.self))
-                offset += length
-            }
-            return pointers.withUnsafeMutableBufferPointer { argv in
-                lengths.withUnsafeBufferPointer { argvLengths in
-                    redisAppendCommandArgv(context, Int32(arguments.count), argv.baseAddress, argvLengths.baseAddress)
-                }
-            }
+        let status = RedisArgument.withArgv(arguments) { count, argv, lengths in
+            redisAppendCommandArgv(context, count, argv, lengths)
         }
         guard status == REDIS_OK else {
             // Only an allocation failure makes appending fail; the context's state is then unknown.
@@ -90,7 +63,11 @@ extension RedisConnection {
             throw error
         }
         defer { freeReplyObject(raw) }
-        let reply = raw.assumingMemoryBound(to: redisReply.self)
+        return Self.result(of: raw.assumingMemoryBound(to: redisReply.self))
+    }
+
+    /// A hiredis reply as the caller gets it: an error reply at the top level is a `.server` failure.
+    static func result(of reply: UnsafeMutablePointer<redisReply>) -> Result<RedisReply, RedisError> {
         if reply.pointee.type == REDIS_REPLY_ERROR {
             let message = String(decoding: Self.bytes(of: reply), as: UTF8.self)
             return .failure(RedisError(.server, message: "the server replied with an error", serverMessage: message))

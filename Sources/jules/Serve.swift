@@ -69,17 +69,29 @@ struct Serve: AsyncParsableCommand {
             ]
         )
 
+        // Created first: the Redis client gives each of its loops a connection, so requests never change thread.
+        let eventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: settings.eventLoopThreads)
         let storage: Storage
         do {
-            storage = try await Storage.connect(storageSettings, withRedis: true, logger: logger)
-            if !noMigrate {
+            storage = try await Storage.connect(
+                storageSettings, withRedis: true, eventLoopGroup: eventLoopGroup, logger: logger)
+        } catch {
+            logger.critical("jules serve could not start", metadata: ["error": .string(String(describing: error))])
+            try? await eventLoopGroup.shutdownGracefully()
+            throw ExitCode.failure
+        }
+        if !noMigrate {
+            do {
                 let migrator = Migrator(
                     database: storage.database, migrations: try Migration.embedded(), logger: logger)
                 try await migrator.migrate()
+            } catch {
+                logger.critical(
+                    "jules serve could not start", metadata: ["error": .string(String(describing: error))])
+                await storage.shutdown()
+                try? await eventLoopGroup.shutdownGracefully()
+                throw ExitCode.failure
             }
-        } catch {
-            logger.critical("jules serve could not start", metadata: ["error": .string(String(describing: error))])
-            throw ExitCode.failure
         }
         let state = StateStore(
             database: storage.database,
@@ -89,7 +101,6 @@ struct Serve: AsyncParsableCommand {
             keyPrefix: stateSettings.keyPrefix,
             logger: logger
         )
-        let eventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: settings.eventLoopThreads)
         let provider = smsSettings.makeProvider(eventLoopGroup: eventLoopGroup, logger: logger)
         let sms = SMS(
             database: storage.database,

@@ -1,5 +1,7 @@
 import JulesCore
 import Logging
+import NIOCore
+import NIOPosix
 import Postgres
 import Redis
 import ServiceLifecycle
@@ -10,10 +12,19 @@ struct Storage {
     let redis: RedisClient?
 
     /// Connects to PostgreSQL (and Redis when `withRedis`), each retried with backoff for the start-up timeout.
+    /// - Parameter eventLoopGroup: The loops the requests run on: Redis gives each of them a connection of its
+    ///   own (it must outlive ``shutdown()``).
     /// - Throws: ``StartupFailure`` naming what could not be reached (never a password).
-    static func connect(_ settings: StorageSettings, withRedis: Bool, logger: Logger) async throws -> Storage {
+    static func connect(
+        _ settings: StorageSettings,
+        withRedis: Bool,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger
+    ) async throws -> Storage {
         let database = PostgresClient(configuration: settings.database, logger: logger)
-        let redis = withRedis ? RedisClient(configuration: settings.redis, logger: logger) : nil
+        let redis =
+            withRedis
+            ? RedisClient(configuration: settings.redis, logger: logger, eventLoopGroup: eventLoopGroup) : nil
         do {
             async let databaseReady: Void = connect(database, settings)
             async let redisReady: Void = connect(redis, settings)
