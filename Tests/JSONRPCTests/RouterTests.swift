@@ -187,3 +187,30 @@ import Testing
         #expect(try JSONParser.parse(bytes)["error"]?["code"]?.intValue == -32700)
     }
 }
+
+/// A result whose `jsonValue` differs from its `Encodable` form on purpose, to tell which one the router used.
+private struct Marked: Encodable, Sendable, JSONValueRepresentable {
+    var value = 1
+    var jsonValue: JSONValue { ["value": 1, "built": "directly"] }
+}
+
+private struct MarkedMethod: JSONRPCMethod {
+    static let name = "test.marked"
+    func handle(_ params: NoParams, context: RequestContext) async throws -> Marked { Marked() }
+}
+
+private struct PlainMethod: JSONRPCMethod {
+    struct Result: Encodable, Sendable { var value = 1 }
+    static let name = "test.plain"
+    func handle(_ params: NoParams, context: RequestContext) async throws -> Result { Result() }
+}
+
+@Suite struct JSONValueRepresentableResultTests {
+    @Test func aRepresentableResultIsAnsweredWithItsJSONValueAndOthersAreEncoded() async throws {
+        let router = TestSupport.router([MarkedMethod(), PlainMethod()])
+        let marked = try await TestSupport.respond(router, #"{"jsonrpc":"2.0","id":1,"method":"test.marked"}"#)
+        #expect(marked?["result"] == ["value": 1, "built": "directly"])
+        let plain = try await TestSupport.respond(router, #"{"jsonrpc":"2.0","id":1,"method":"test.plain"}"#)
+        #expect(plain?["result"] == ["value": 1])
+    }
+}

@@ -63,6 +63,9 @@ struct JSONDecoderImpl: Decoder, SingleValueDecodingContainer {
         }
         if T.self == Bool.self, let result = try JSONUnbox.bool(value, path, key) as? T { return result }
         if T.self == Double.self, let result = try JSONUnbox.double(value, path, key) as? T { return result }
+        if let direct = T.self as? any JSONValueDecodable.Type, let result = direct.init(decodingDirectly: value) {
+            return result as! T
+        }
         let decoder = JSONDecoderImpl(value: value, path: path.appending(key), userInfo: userInfo)
         return try T(from: decoder)
     }

@@ -37,6 +37,20 @@ public struct NoParams: Decodable, Sendable {
     }
 }
 
+/// A result that builds its JSON itself, skipping `Encodable` and its containers: for the results of the methods
+/// called most often. `jsonValue` must equal what the type's `Encodable` conformance produces (which stays the
+/// reference, and what its tests compare with).
+public protocol JSONValueRepresentable {
+    var jsonValue: JSONValue { get }
+}
+
+/// A type that ``JSONValueDecoder`` reads straight from its JSON value when it can, without a `Decoder`: for leaf
+/// types decoded on the path of every call. Returning `nil` falls back to `init(from:)`, which then reports the
+/// error, so both must accept the same values.
+public protocol JSONValueDecodable: Decodable {
+    init?(decodingDirectly value: JSONValue)
+}
+
 /// A method with its types erased, as the router keeps it.
 struct AnyJSONRPCMethod: Sendable {
     let name: String
@@ -44,10 +58,14 @@ struct AnyJSONRPCMethod: Sendable {
 
     init<Method: JSONRPCMethod>(_ method: Method) {
         self.name = Method.name
+        let representable = Method.Result.self is any JSONValueRepresentable.Type
         self.invoke = { params, context in
             // Absent params decode like an empty object, so a method whose fields are all optional needs none.
             let decoded = try JSONValueDecoder().decode(Method.Params.self, from: params ?? .object(JSONObject()))
             let result = try await method.handle(decoded, context: context)
+            if representable, let direct = result as? any JSONValueRepresentable {
+                return direct.jsonValue
+            }
             return try JSONValueEncoder().encode(result)
         }
     }

@@ -94,7 +94,7 @@ public struct Reencryptor: Sendable {
                 let id: UUID = try row.decode("id")
                 outcome.lastID = id
                 var update = JSONObject()
-                update["id"] = .string(id.uuidString.lowercased())
+                update["id"] = .string(id.lowercasedText)
                 do {
                     for column in table.tokenColumns {
                         let token: String? = try row.decode(column)

@@ -5,7 +5,7 @@ import JSONRPC
 public struct HealthLiveMethod: JSONRPCMethod {
     public static let name = "health.live"
 
-    public struct Result: Encodable, Sendable {
+    public struct Result: Encodable, Sendable, JSONValueRepresentable {
         public var status: String
         public var version: String
         public var uptimeSeconds: Double
@@ -14,6 +14,12 @@ public struct HealthLiveMethod: JSONRPCMethod {
             case status
             case version
             case uptimeSeconds = "uptime_seconds"
+        }
+
+        public var jsonValue: JSONValue {
+            .object([
+                "status": .string(status), "version": .string(version), "uptime_seconds": JSONValue(uptimeSeconds),
+            ])
         }
     }
 

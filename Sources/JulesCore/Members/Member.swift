@@ -79,8 +79,8 @@ struct MemberRecord: Sendable {
             }
         }
         return Member(
-            id: id.uuidString.lowercased(),
-            householdID: householdID.uuidString.lowercased(),
+            id: id.lowercasedText,
+            householdID: householdID.lowercasedText,
             name: try nameToken.map { token throws(StoredDataError) in try cipher.open(token) },
             phone: phone?.masked,
             phoneE164: revealPhone ? phone?.e164 : nil,

@@ -54,13 +54,13 @@ public struct Members: Sendable {
     }
 
     static func memberNotFound(_ id: UUID) -> JSONRPCError {
-        .notFound("No member has this id", details: ["member_id": .string(id.uuidString.lowercased())])
+        .notFound("No member has this id", details: ["member_id": .string(id.lowercasedText)])
     }
 
     static func householdNotFound(_ id: UUID, live: Bool = false) -> JSONRPCError {
         .notFound(
             live ? "No live household has this id" : "No household has this id",
-            details: ["household_id": .string(id.uuidString.lowercased())]
+            details: ["household_id": .string(id.lowercasedText)]
         )
     }
 }

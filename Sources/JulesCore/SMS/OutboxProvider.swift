@@ -23,7 +23,7 @@ public struct OutboxProvider: SMSProvider {
 
     /// `OB` and 32 hex digits: the shape of a Twilio sid, with a prefix of its own.
     static func makeSID() -> String {
-        let hex = UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        let hex = UUID().lowercasedText.replacingOccurrences(of: "-", with: "")
         return "OB" + hex
     }
 }

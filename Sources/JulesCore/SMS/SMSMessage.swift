@@ -103,10 +103,10 @@ struct SMSMessageRecord: Encodable, Sendable {
         """
 
     init(row: PostgresRow) throws(PostgresError) {
-        messageID = (try row.decode("id", as: UUID.self)).uuidString.lowercased()
-        batchID = (try row.decode("batch_id", as: UUID?.self))?.uuidString.lowercased()
-        memberID = (try row.decode("member_id", as: UUID.self)).uuidString.lowercased()
-        householdID = (try row.decode("household_id", as: UUID.self)).uuidString.lowercased()
+        messageID = (try row.decode("id", as: UUID.self)).lowercasedText
+        batchID = (try row.decode("batch_id", as: UUID?.self))?.lowercasedText
+        memberID = (try row.decode("member_id", as: UUID.self)).lowercasedText
+        householdID = (try row.decode("household_id", as: UUID.self)).lowercasedText
         guard let status = SMSStatus(rawValue: try row.decode("status")),
             let priority = SMSPriority(rank: try row.decode("priority")),
             let encoding = SMSEncoding.Alphabet(rawValue: try row.decode("encoding"))

@@ -72,8 +72,8 @@ public struct SMSQueue: Sendable {
         let records = JSONValue.array(
             messages.map { message in
                 [
-                    "id": .string(message.id.uuidString.lowercased()),
-                    "member_id": .string(message.memberID.uuidString.lowercased()),
+                    "id": .string(message.id.lowercasedText),
+                    "member_id": .string(message.memberID.lowercasedText),
                     "body": .string(message.body),
                     "priority": JSONValue(message.priority.rank),
                     "segments": JSONValue(message.encoding.segments),
@@ -516,8 +516,8 @@ public struct SMSQueue: Sendable {
         )
         return try rows.map { row throws(PostgresError) in
             OutboxEntry(
-                messageID: (try row.decode("id", as: UUID.self)).uuidString.lowercased(),
-                memberID: (try row.decode("member_id", as: UUID.self)).uuidString.lowercased(),
+                messageID: (try row.decode("id", as: UUID.self)).lowercasedText,
+                memberID: (try row.decode("member_id", as: UUID.self)).lowercasedText,
                 body: try row.decode("body"),
                 segments: try row.decode("segments"),
                 sentAt: try row.decode("sent_at")

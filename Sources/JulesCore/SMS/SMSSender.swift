@@ -429,7 +429,7 @@ final class InFlightCount: Sendable {
 
 extension UUID {
     /// The lowercase form the API and the logs use.
-    var lowercased: String { uuidString.lowercased() }
+    var lowercased: String { lowercasedText }
 }
 
 /// Wakes the sender when a message is queued here or a request in flight ends, so it need not wait for its next

@@ -25,7 +25,7 @@ struct StateCache: Sendable {
     }
 
     func key(_ household: UUID) -> RedisArgument {
-        RedisArgument(keyPrefix + household.uuidString.lowercased())
+        RedisArgument(keyPrefix + household.lowercasedText)
     }
 
     var ttlSeconds: RedisArgument {
@@ -66,7 +66,7 @@ struct StateCache: Sendable {
             keys: [key(household), journalKey],
             arguments: [
                 RedisArgument(expected.map(String.init) ?? ""), RedisArgument(stored),
-                RedisArgument(household.uuidString.lowercased()),
+                RedisArgument(household.lowercasedText),
             ]
         )
         guard let values = reply.arrayValue, let status = values.first?.intValue else {

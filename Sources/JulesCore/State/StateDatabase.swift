@@ -52,7 +52,7 @@ struct StateDatabase: Sendable {
         guard !newest.isEmpty else { return 0 }
         let records = newest.values.map { entry -> JSONValue in
             [
-                "household_id": .string(entry.household.uuidString.lowercased()),
+                "household_id": .string(entry.household.lowercasedText),
                 "version": JSONValue(Int(entry.version)),
                 "state": entry.state ?? .null,
             ]

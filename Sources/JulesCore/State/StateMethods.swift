@@ -32,11 +32,15 @@ struct StateGetMethod: JSONRPCMethod {
         }
     }
 
-    struct Result: Encodable, Sendable {
+    struct Result: Encodable, Sendable, JSONValueRepresentable {
         /// The state object, or `null` when there is none.
         var state: JSONValue
         var version: Int64
         var source: StateStore.Source
+
+        var jsonValue: JSONValue {
+            .object(["state": state, "version": .number(String(version)), "source": .string(source.rawValue)])
+        }
     }
 
     let store: StateStore
@@ -69,8 +73,10 @@ struct StateUpdateMethod: JSONRPCMethod {
         }
     }
 
-    struct Result: Encodable, Sendable {
+    struct Result: Encodable, Sendable, JSONValueRepresentable {
         var version: Int64
+
+        var jsonValue: JSONValue { .object(["version": .number(String(version))]) }
     }
 
     let store: StateStore

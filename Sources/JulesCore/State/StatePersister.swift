@@ -192,7 +192,7 @@ public struct StatePersister: Service {
         var index = 0
         while index + 1 < fields.count {
             switch fields[index].stringValue {
-            case "h": household = fields[index + 1].stringValue.flatMap(UUID.init(uuidString:))
+            case "h": household = fields[index + 1].stringValue.flatMap(UUID.init(text:))
             case "v": version = fields[index + 1].intValue.map(Int64.init)
             case "s": stored = fields[index + 1].bytes
             default: break

@@ -80,7 +80,7 @@ public final class StateStore: Sendable {
 
     /// The Redis key of a household's cached state (for operators and tests).
     public func cacheKey(for household: UUID) -> String {
-        cache.keyPrefix + household.uuidString.lowercased()
+        cache.keyPrefix + household.lowercasedText
     }
 
     /// The Redis key of the journal stream (for operators and tests).

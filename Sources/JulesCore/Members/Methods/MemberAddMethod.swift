@@ -46,8 +46,8 @@ struct MemberAddMethod: JSONRPCMethod {
             throw JSONRPCError.conflict(
                 "A live member already has this phone number",
                 details: [
-                    "member_id": .string(existing.id.uuidString.lowercased()),
-                    "household_id": .string(existing.householdID.uuidString.lowercased()),
+                    "member_id": .string(existing.id.lowercasedText),
+                    "household_id": .string(existing.householdID.lowercasedText),
                 ]
             )
         }

@@ -36,7 +36,7 @@ struct MemberEraseMethod: JSONRPCMethod {
         guard let record = try await members.store.erase(memberID: params.memberID) else {
             throw Members.memberNotFound(params.memberID)
         }
-        context.logger.info("member erased", metadata: ["member_id": .string(record.id.uuidString.lowercased())])
+        context.logger.info("member erased", metadata: ["member_id": .string(record.id.lowercasedText)])
         return try record.opened(with: members.cipher)
     }
 }

@@ -45,7 +45,7 @@ struct MemberListMethod: JSONRPCMethod {
         )
         return Result(
             members: try records.map { try $0.opened(with: members.cipher) },
-            nextAfter: records.count == limit ? records.last?.id.uuidString.lowercased() : nil
+            nextAfter: records.count == limit ? records.last?.id.lowercasedText : nil
         )
     }
 }

@@ -54,7 +54,7 @@ enum OptInChange {
             context.logger.info(
                 "opt-in state changed",
                 metadata: [
-                    "member_id": .string(record.id.uuidString.lowercased()),
+                    "member_id": .string(record.id.lowercasedText),
                     "opt_in_state": .string(state.rawValue),
                     "source": .string(source.rawValue),
                 ]
@@ -65,7 +65,7 @@ enum OptInChange {
         case .deleted:
             throw JSONRPCError.notFound(
                 "The member is deleted",
-                details: ["member_id": .string(params.memberID.uuidString.lowercased())]
+                details: ["member_id": .string(params.memberID.lowercasedText)]
             )
         case .notFound:
             throw Members.memberNotFound(params.memberID)
