@@ -8,10 +8,18 @@
 enum PhoneNumberRedaction {
     /// `text` with every phone-number-like run masked; `text` itself when there is none.
     static func redact(_ text: String) -> String {
-        var digits = 0
-        for byte in text.utf8 where byte &- 0x30 < 10 { digits += 1 }
-        guard digits >= 8 else { return text }  // The common case: nothing long enough to be a number.
-        let bytes = Array(text.utf8)
+        // The common case, in one pass without allocating: no run of digits, separators and `+` holds the eight
+        // digits the shortest number needs (a UUID's or a timestamp's digits are broken up by letters and colons).
+        let longEnough =
+            text.utf8.withContiguousStorageIfAvailable { hasLongDigitRun($0) } ?? hasLongDigitRun(Array(text.utf8))
+        guard longEnough else { return text }
+        // Native strings are contiguous UTF-8: scanned in place, without a copy.
+        return text.utf8.withContiguousStorageIfAvailable { redact(text, bytes: $0) }
+            ?? redact(text, bytes: Array(text.utf8))
+    }
+
+    private static func redact<Bytes: RandomAccessCollection<UInt8>>(_ text: String, bytes: Bytes) -> String
+    where Bytes.Index == Int {
         var output: [UInt8] = []
         var copied = 0
         var index = 0
@@ -28,6 +36,19 @@ enum PhoneNumberRedaction {
         guard copied > 0 else { return text }
         output.append(contentsOf: bytes[copied...])
         return String(decoding: output, as: UTF8.self)
+    }
+
+    private static func hasLongDigitRun<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> Bool {
+        var digitsInRun = 0
+        for byte in bytes {
+            if isDigit(byte) {
+                digitsInRun += 1
+                if digitsInRun >= 8 { return true }
+            } else if !isSeparator(byte) && byte != UInt8(ascii: "+") {
+                digitsInRun = 0
+            }
+        }
+        return false
     }
 
     private static func isDigit(_ byte: UInt8) -> Bool { byte &- 0x30 < 10 }
@@ -47,7 +68,10 @@ enum PhoneNumberRedaction {
     }
 
     /// The phone-number-like run starting at `start`, if there is one.
-    private static func candidate(in bytes: [UInt8], at start: Int) -> (end: Int, digits: Int)? {
+    private static func candidate<Bytes: RandomAccessCollection<UInt8>>(in bytes: Bytes, at start: Int) -> (
+        end: Int, digits: Int
+    )?
+    where Bytes.Index == Int {
         let plus = bytes[start] == UInt8(ascii: "+")
         guard plus || isDigit(bytes[start]) else { return nil }
         if start > 0 {
@@ -92,7 +116,7 @@ enum PhoneNumberRedaction {
         return (end, digits)
     }
 
-    private static func masked(_ run: ArraySlice<UInt8>, digits: Int) -> [UInt8] {
+    private static func masked<Run: Collection<UInt8>>(_ run: Run, digits: Int) -> [UInt8] {
         var result: [UInt8] = run.first == UInt8(ascii: "+") ? [UInt8(ascii: "+")] : []
         var seen = 0
         for byte in run where isDigit(byte) {
