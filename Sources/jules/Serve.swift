@@ -131,7 +131,10 @@ struct Serve: AsyncParsableCommand {
         )
         let router = JSONRPCRouter(
             methods: api.methods,
-            configuration: .init(maximumBatchSize: settings.maximumBatchSize),
+            configuration: .init(
+                maximumBatchSize: settings.maximumBatchSize,
+                requestLog: JSONRequestLog(label: logger.label)
+            ),
             logger: logger
         )
         // Shut down in reverse order: the servers drain first, then the SMS sender finishes its requests in flight,

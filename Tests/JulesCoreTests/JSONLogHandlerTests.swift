@@ -1,3 +1,4 @@
+import Foundation
 import JSONRPC
 import JulesCore
 import Logging
@@ -47,5 +48,46 @@ final class CapturingSink: LogSink {
         #expect(time.count == 24 && time.hasSuffix("Z") && time.dropFirst(10).first == "T")
         let second = try JSONParser.parse(lines[1])
         #expect(second["correlation_id"] == nil)
+    }
+}
+
+/// The router's request lines written directly are the lines the handler writes for the same event.
+@Suite struct JSONRequestLogTests {
+    static let lines: [RequestLogLine] = [
+        RequestLogLine(
+            level: .info, correlationID: "0c0d1663-54d3-bfdf-527b-ea9cadabb565", method: "health.live",
+            durationMilliseconds: 0.006),
+        RequestLogLine(
+            level: .info, correlationID: "call +1 415 555 0123", method: "_unknown",
+            durationMilliseconds: 12.5, errorType: "method_not_found"),
+        RequestLogLine(
+            level: .warning, correlationID: "req\n\"quoted\"", method: "state.get",
+            durationMilliseconds: 1234.567, errorType: "not_found 4155550123"),
+        RequestLogLine(level: .debug, correlationID: "é", method: "sms.send", durationMilliseconds: 0),
+    ]
+
+    /// The line without its `time` value, which differs between two calls.
+    static func withoutTime(_ line: String) -> String {
+        guard let start = line.range(of: #"{"time":""#), let end = line[start.upperBound...].firstIndex(of: "\"")
+        else { return line }
+        return String(line[..<start.upperBound]) + String(line[end...])
+    }
+
+    @Test func directLinesAreTheHandlersLines() async {
+        let generic = CapturingSink()
+        let direct = CapturingSink()
+        let logger = Logger(label: "jules") { label in JSONLogHandler(label: label, level: .debug, sink: generic) }
+        // Inside another request's correlation id: the line's own id wins in both.
+        await CorrelationID.withValue("outer-id") {
+            for line in Self.lines {
+                SwiftLogRequestLog(logger: logger).write(line)
+                JSONRequestLog(label: "jules", sink: direct).write(line)
+            }
+        }
+        #expect(generic.captured.count == Self.lines.count)
+        #expect(generic.captured.map(Self.withoutTime) == direct.captured.map(Self.withoutTime))
+        #expect(generic.immediately == direct.immediately)
+        #expect(direct.captured[1].contains("+*******0123"), "the phone number in a correlation id is masked")
+        #expect(!direct.captured.joined().contains("4155550123"))
     }
 }

@@ -15,18 +15,27 @@ public final class JSONRPCRouter: Sendable {
         public var requestLogLevel: Logger.Level
         /// The deepest nesting of arrays and objects accepted in a message.
         public var maximumNestingDepth: Int
+        /// Where request lines go; `nil` for the router's logger (``SwiftLogRequestLog``). Lines are written only
+        /// when the router's logger lets `requestLogLevel` through.
+        public var requestLog: (any RequestLog)?
 
-        public init(maximumBatchSize: Int = 100, requestLogLevel: Logger.Level = .info, maximumNestingDepth: Int = 128)
-        {
+        public init(
+            maximumBatchSize: Int = 100,
+            requestLogLevel: Logger.Level = .info,
+            maximumNestingDepth: Int = 128,
+            requestLog: (any RequestLog)? = nil
+        ) {
             self.maximumBatchSize = maximumBatchSize
             self.requestLogLevel = requestLogLevel
             self.maximumNestingDepth = maximumNestingDepth
+            self.requestLog = requestLog
         }
     }
 
     private let methods: [String: AnyJSONRPCMethod]
     private let configuration: Configuration
     private let logger: Logger
+    private let requestLog: any RequestLog
     private let metrics: RPCMetrics
 
     /// Creates a router for `methods`.
@@ -50,6 +59,7 @@ public final class JSONRPCRouter: Sendable {
         self.methods = table
         self.configuration = configuration
         self.logger = logger
+        self.requestLog = configuration.requestLog ?? SwiftLogRequestLog(logger: logger)
         self.metrics = RPCMetrics(methodNames: Array(table.keys), factory: metricsFactory)
     }
 
@@ -184,13 +194,15 @@ public final class JSONRPCRouter: Sendable {
         if case .failure(let error) = outcome { errorType = error.type } else { errorType = nil }
         metrics.record(method: request.method, nanoseconds: nanoseconds, errorType: errorType)
         if logger.logLevel <= configuration.requestLogLevel {
-            var metadata: Logger.Metadata = [
-                "correlation_id": .string(correlationID),
-                "method": .string(methods[request.method] == nil ? RPCMetrics.unknownMethodLabel : request.method),
-                "duration_ms": .stringConvertible(Double(nanoseconds / 1_000) / 1_000),
-            ]
-            if let errorType { metadata["error_type"] = .string(errorType) }
-            logger.log(level: configuration.requestLogLevel, "request", metadata: metadata)
+            requestLog.write(
+                RequestLogLine(
+                    level: configuration.requestLogLevel,
+                    correlationID: correlationID,
+                    method: methods[request.method] == nil ? RPCMetrics.unknownMethodLabel : request.method,
+                    durationMilliseconds: Double(nanoseconds / 1_000) / 1_000,
+                    errorType: errorType
+                )
+            )
         }
         guard let id = request.id else { return nil }
         switch outcome {

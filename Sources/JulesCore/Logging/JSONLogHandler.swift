@@ -58,36 +58,50 @@ public struct JSONLogHandler: LogHandler {
         add(event.metadata)
         fields.sort { $0.key < $1.key }
 
-        var line = [UInt8]()
-        line.reserveCapacity(256)
-        line.append(contentsOf: #"{"time":""#.utf8)
-        line.append(contentsOf: LogTimestamp.now().utf8)
-        line.append(contentsOf: #"","level":""#.utf8)
-        line.append(contentsOf: event.level.rawValue.utf8)
-        line.append(contentsOf: #"","message":"#.utf8)
-        JSONValue.string(PhoneNumberRedaction.redact(event.message.description)).serialize(into: &line)
+        var line = Self.startLine(level: event.level, message: event.message.description)
         if let correlationID = fields.first(where: { $0.key == "correlation_id" }) {
-            line.append(contentsOf: #","correlation_id":"#.utf8)
-            Self.json(correlationID.value).serialize(into: &line)
+            Self.appendField("correlation_id", Self.json(correlationID.value), to: &line)
         }
-        line.append(contentsOf: #","logger":"#.utf8)
-        JSONValue.string(label).serialize(into: &line)
+        Self.appendField("logger", .string(label), to: &line)
         if let error = event.error {
-            line.append(contentsOf: #","error":"#.utf8)
-            JSONValue.string(PhoneNumberRedaction.redact(String(describing: error))).serialize(into: &line)
+            Self.appendField("error", .string(PhoneNumberRedaction.redact(String(describing: error))), to: &line)
         }
         for (key, value) in fields
         where key != "correlation_id" && key != "logger" && (key != "error" || event.error == nil) {
-            line.append(UInt8(ascii: ","))
-            JSONValue.string(key).serialize(into: &line)
-            line.append(UInt8(ascii: ":"))
-            Self.json(value).serialize(into: &line)
+            Self.appendField(key, Self.json(value), to: &line)
         }
-        line.append(contentsOf: "}\n".utf8)
+        Self.endLine(&line)
         sink.write(line, immediately: event.level >= .warning)
     }
 
-    private static func json(_ value: Logger.MetadataValue) -> JSONValue {
+    // MARK: The pieces of a line, shared with JSONRequestLog
+
+    /// `{"time":"…","level":"…","message":"…"`, the message masked.
+    static func startLine(level: Logger.Level, message: String) -> [UInt8] {
+        var line = [UInt8]()
+        line.reserveCapacity(256)
+        line.append(contentsOf: #"{"time":""#.utf8)
+        LogTimestamp.write(into: &line)
+        line.append(contentsOf: #"","level":""#.utf8)
+        line.append(contentsOf: level.rawValue.utf8)
+        line.append(contentsOf: #"","message":"#.utf8)
+        JSONValue.string(PhoneNumberRedaction.redact(message)).serialize(into: &line)
+        return line
+    }
+
+    /// `,"key":value`; the value as it is (strings already masked by the caller).
+    static func appendField(_ key: String, _ value: JSONValue, to line: inout [UInt8]) {
+        line.append(UInt8(ascii: ","))
+        JSONValue.string(key).serialize(into: &line)
+        line.append(UInt8(ascii: ":"))
+        value.serialize(into: &line)
+    }
+
+    static func endLine(_ line: inout [UInt8]) {
+        line.append(contentsOf: "}\n".utf8)
+    }
+
+    static func json(_ value: Logger.MetadataValue) -> JSONValue {
         switch value {
         case .string(let text): .string(PhoneNumberRedaction.redact(text))
         case .stringConvertible(let convertible):
@@ -111,4 +125,33 @@ public protocol LogSink: Sendable {
     /// - Parameter immediately: Whether the line, and every line before it, must be written before this returns
     ///   (warnings and errors); other lines may wait briefly to be written together.
     func write(_ line: [UInt8], immediately: Bool)
+}
+
+/// The router's request lines written straight into the format of ``JSONLogHandler``, without the metadata
+/// dictionary and merge a swift-log event needs: the same bytes `JSONLogHandler(label:)` writes for
+/// ``SwiftLogRequestLog``'s event from a logger without metadata of its own.
+public struct JSONRequestLog: RequestLog {
+    private let label: String
+    private let sink: any LogSink
+
+    public init(label: String, sink: any LogSink = StandardErrorLogSink.shared) {
+        self.label = label
+        self.sink = sink
+    }
+
+    public func write(_ request: RequestLogLine) {
+        // Fields after `correlation_id` and `logger` in key order, as the handler sorts them.
+        var line = JSONLogHandler.startLine(level: request.level, message: "request")
+        JSONLogHandler.appendField(
+            "correlation_id", .string(PhoneNumberRedaction.redact(request.correlationID)), to: &line)
+        JSONLogHandler.appendField("logger", .string(label), to: &line)
+        JSONLogHandler.appendField(
+            "duration_ms", JSONLogHandler.json(.stringConvertible(request.durationMilliseconds)), to: &line)
+        if let errorType = request.errorType {
+            JSONLogHandler.appendField("error_type", .string(PhoneNumberRedaction.redact(errorType)), to: &line)
+        }
+        JSONLogHandler.appendField("method", .string(PhoneNumberRedaction.redact(request.method)), to: &line)
+        JSONLogHandler.endLine(&line)
+        sink.write(line, immediately: request.level >= .warning)
+    }
 }
