@@ -145,8 +145,10 @@ public struct JSONRequestLog: RequestLog {
         JSONLogHandler.appendField(
             "correlation_id", .string(PhoneNumberRedaction.redact(request.correlationID)), to: &line)
         JSONLogHandler.appendField("logger", .string(label), to: &line)
+        // As the handler writes a `Double` given as `.stringConvertible`, without the casts that find it is one.
+        let duration = request.durationMilliseconds
         JSONLogHandler.appendField(
-            "duration_ms", JSONLogHandler.json(.stringConvertible(request.durationMilliseconds)), to: &line)
+            "duration_ms", duration.isFinite ? JSONValue(duration) : .string(duration.description), to: &line)
         if let errorType = request.errorType {
             JSONLogHandler.appendField("error_type", .string(PhoneNumberRedaction.redact(errorType)), to: &line)
         }

@@ -10,16 +10,13 @@ enum PhoneNumberRedaction {
     static func redact(_ text: String) -> String {
         // The common case, in one pass without allocating: no run of digits, separators and `+` holds the eight
         // digits the shortest number needs (a UUID's or a timestamp's digits are broken up by letters and colons).
-        let longEnough =
-            text.utf8.withContiguousStorageIfAvailable { hasLongDigitRun($0) } ?? hasLongDigitRun(Array(text.utf8))
-        guard longEnough else { return text }
-        // Native strings are contiguous UTF-8: scanned in place, without a copy.
-        return text.utf8.withContiguousStorageIfAvailable { redact(text, bytes: $0) }
-            ?? redact(text, bytes: Array(text.utf8))
+        guard text.utf8.count >= 8 else { return text }
+        var contiguous = text
+        guard contiguous.withUTF8({ hasLongDigitRun($0) }) else { return text }
+        return contiguous.withUTF8 { redact(text, bytes: $0) }
     }
 
-    private static func redact<Bytes: RandomAccessCollection<UInt8>>(_ text: String, bytes: Bytes) -> String
-    where Bytes.Index == Int {
+    private static func redact(_ text: String, bytes: UnsafeBufferPointer<UInt8>) -> String {
         var output: [UInt8] = []
         var copied = 0
         var index = 0
@@ -38,7 +35,7 @@ enum PhoneNumberRedaction {
         return String(decoding: output, as: UTF8.self)
     }
 
-    private static func hasLongDigitRun<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> Bool {
+    private static func hasLongDigitRun(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         var digitsInRun = 0
         for byte in bytes {
             if isDigit(byte) {
@@ -68,10 +65,7 @@ enum PhoneNumberRedaction {
     }
 
     /// The phone-number-like run starting at `start`, if there is one.
-    private static func candidate<Bytes: RandomAccessCollection<UInt8>>(in bytes: Bytes, at start: Int) -> (
-        end: Int, digits: Int
-    )?
-    where Bytes.Index == Int {
+    private static func candidate(in bytes: UnsafeBufferPointer<UInt8>, at start: Int) -> (end: Int, digits: Int)? {
         let plus = bytes[start] == UInt8(ascii: "+")
         guard plus || isDigit(bytes[start]) else { return nil }
         if start > 0 {
