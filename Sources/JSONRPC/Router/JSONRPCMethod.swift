@@ -58,15 +58,30 @@ struct AnyJSONRPCMethod: Sendable {
 
     init<Method: JSONRPCMethod>(_ method: Method) {
         self.name = Method.name
-        let representable = Method.Result.self is any JSONValueRepresentable.Type
-        self.invoke = { params, context in
-            // Absent params decode like an empty object, so a method whose fields are all optional needs none.
-            let decoded = try JSONValueDecoder().decode(Method.Params.self, from: params ?? .object(JSONObject()))
-            let result = try await method.handle(decoded, context: context)
-            if representable, let direct = result as? any JSONValueRepresentable {
-                return direct.jsonValue
+        if let representable = Method.Result.self as? any JSONValueRepresentable.Type {
+            self.invoke = Self.invoke(method, resultBuiltAs: representable)
+        } else {
+            self.invoke = { params, context in
+                let result = try await method.handle(try Self.decode(Method.Params.self, params), context: context)
+                return try JSONValueEncoder().encode(result)
             }
-            return try JSONValueEncoder().encode(result)
+        }
+    }
+
+    /// Absent params decode like an empty object, so a method whose fields are all optional needs none.
+    private static func decode<Params: Decodable>(_ type: Params.Type, _ params: JSONValue?) throws -> Params {
+        try JSONValueDecoder().decode(Params.self, from: params ?? .object(JSONObject()))
+    }
+
+    /// The handler of a method whose result builds its own JSON: `Result` is `Method.Result`, so the cast below
+    /// is between identical types (no conformance lookup, no existential box on each call).
+    private static func invoke<Method: JSONRPCMethod, Result: JSONValueRepresentable>(
+        _ method: Method,
+        resultBuiltAs: Result.Type
+    ) -> @Sendable (_ params: JSONValue?, _ context: RequestContext) async throws -> JSONValue {
+        { params, context in
+            let result = try await method.handle(try decode(Method.Params.self, params), context: context)
+            return (result as! Result).jsonValue
         }
     }
 }
