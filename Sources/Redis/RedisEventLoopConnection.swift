@@ -11,6 +11,9 @@ import Synchronization
 /// connection; the reply is read on the same loop, and the task resumes there. The commands that callers on one
 /// loop send during one turn of the loop leave in one write, and their replies come back in one read. hiredis
 /// still does the protocol: `redisFormatCommandArgv` writes each command, and a `redisReader` reads the replies.
+/// Neither touches a socket (they format and parse bytes in memory), so neither blocks the loop; the socket is
+/// SwiftNIO's, non-blocking. DESIGN.md's first rule is about hiredis' blocking I/O, which stays on the client's
+/// thread pool for every other call.
 ///
 /// Only commands that answer at once belong here: a blocking command (`BLPOP`, `XREADGROUP … BLOCK`) would hold
 /// up every command behind it.
