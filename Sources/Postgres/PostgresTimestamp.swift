@@ -58,9 +58,9 @@ extension PostgresTimestamp {
 }
 
 /// Proleptic Gregorian calendar arithmetic on day counts (the well-known "days from civil" algorithms), with
-/// astronomical years (0 = 1 BC) as PostgreSQL uses them internally.
-enum CivilCalendar {
-    static func daysSince1970(year: Int64, month: Int64, day: Int64) -> Int64 {
+/// astronomical years (0 = 1 BC) as PostgreSQL uses them internally. Public for the log lines' timestamps.
+public enum CivilCalendar {
+    public static func daysSince1970(year: Int64, month: Int64, day: Int64) -> Int64 {
         let shiftedYear = month <= 2 ? year - 1 : year
         let era = (shiftedYear >= 0 ? shiftedYear : shiftedYear - 399) / 400
         let yearOfEra = shiftedYear - era * 400
@@ -69,7 +69,7 @@ enum CivilCalendar {
         return era * 146_097 + dayOfEra - 719_468
     }
 
-    static func date(fromDaysSince1970 days: Int64) -> (year: Int64, month: Int64, day: Int64) {
+    public static func date(fromDaysSince1970 days: Int64) -> (year: Int64, month: Int64, day: Int64) {
         let shifted = days + 719_468
         let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
         let dayOfEra = shifted - era * 146_097

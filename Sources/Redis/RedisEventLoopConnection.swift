@@ -90,8 +90,9 @@ final class RedisEventLoopConnection: @unchecked Sendable {
 
     private enum ConnectionState {
         case closed
-        /// Connecting, or setting the connection up; commands wait, formatted, until it is ready.
-        case connecting(queued: [(command: ByteBuffer, continuation: Continuation)])
+        /// Connecting (no channel yet), or setting the channel up (`AUTH`, `SELECT`); commands wait, formatted,
+        /// until it is ready.
+        case connecting(channel: (any Channel)?, queued: [(command: ByteBuffer, continuation: Continuation)])
         case ready(any Channel)
         case shutDown
     }
@@ -102,8 +103,6 @@ final class RedisEventLoopConnection: @unchecked Sendable {
     private let counter: RedisConnectionCounter
     private let logger: Logger
     private var state = ConnectionState.closed
-    /// The channel being set up while `state` is `.connecting` after the connect succeeded.
-    private var pendingChannel: (any Channel)?
     /// Commands written and not yet answered, oldest first.
     private var sent = CircularBuffer<Sent>()
     private var flushScheduled = false
@@ -137,15 +136,9 @@ final class RedisEventLoopConnection: @unchecked Sendable {
         let drained = eventLoop.makePromise(of: Void.self)
         eventLoop.execute {
             let queued: [(command: ByteBuffer, continuation: Continuation)]
-            if case .connecting(let waiting) = self.state { queued = waiting } else { queued = [] }
-            let channel: (any Channel)?
-            switch self.state {
-            case .ready(let open): channel = open
-            case .connecting: channel = self.pendingChannel
-            case .closed, .shutDown: channel = nil
-            }
+            if case .connecting(_, let waiting) = self.state { queued = waiting } else { queued = [] }
+            let channel = self.channel
             self.state = .shutDown
-            self.pendingChannel = nil
             let error = RedisError(.shutDown, message: "the Redis client was shut down")
             for (_, continuation) in queued {
                 continuation.resume(returning: .failure(error))
@@ -158,6 +151,15 @@ final class RedisEventLoopConnection: @unchecked Sendable {
             self.drained = (channel, drained)
         }
         try? await drained.futureResult.get()
+    }
+
+    /// The channel of the current connection, ready or being set up.
+    private var channel: (any Channel)? {
+        switch state {
+        case .ready(let channel): channel
+        case .connecting(let channel, _): channel
+        case .closed, .shutDown: nil
+        }
     }
 
     /// At shutdown: the channel to close, and the promise to complete, once the last reply has come.
@@ -174,12 +176,12 @@ final class RedisEventLoopConnection: @unchecked Sendable {
         switch state {
         case .ready(let channel):
             write(command, waiter: .caller(continuation), on: channel)
-        case .connecting(var queued):
+        case .connecting(let channel, var queued):
             state = .closed  // Leaves `queued` the array's only owner, so appending does not copy it.
             queued.append((command, continuation))
-            state = .connecting(queued: queued)
+            state = .connecting(channel: channel, queued: queued)
         case .closed:
-            state = .connecting(queued: [(command, continuation)])
+            state = .connecting(channel: nil, queued: [(command, continuation)])
             connect()
         case .shutDown:
             continuation.resume(returning: .failure(RedisError(.shutDown, message: "the Redis client was shut down")))
@@ -233,7 +235,7 @@ final class RedisEventLoopConnection: @unchecked Sendable {
 
     private func connected(_ channel: any Channel) {
         counter.increment()  // Decremented when the channel closes, whatever happens next.
-        guard case .connecting(let queued) = state else {
+        guard case .connecting(_, let queued) = state else {
             // Shut down while connecting.
             channel.close(promise: nil)
             return
@@ -255,7 +257,7 @@ final class RedisEventLoopConnection: @unchecked Sendable {
             return
         }
         // The commands wait until the set-up has answered; the last step's reply makes the connection ready.
-        pendingChannel = channel
+        state = .connecting(channel: channel, queued: queued)
         for (index, step) in handshake.enumerated() {
             let command = Self.format(step, allocator: channel.allocator)!
             write(command, waiter: .handshake(isLast: index == handshake.count - 1), on: channel)
@@ -263,7 +265,6 @@ final class RedisEventLoopConnection: @unchecked Sendable {
     }
 
     private func becomeReady(_ channel: any Channel, queued: [(command: ByteBuffer, continuation: Continuation)]) {
-        pendingChannel = nil
         state = .ready(channel)
         for (command, continuation) in queued {
             write(command, waiter: .caller(continuation), on: channel)
@@ -271,7 +272,7 @@ final class RedisEventLoopConnection: @unchecked Sendable {
     }
 
     private func connectFailed(_ error: RedisError) {
-        guard case .connecting(let queued) = state else { return }
+        guard case .connecting(_, let queued) = state else { return }
         state = .closed
         for (_, continuation) in queued {
             continuation.resume(returning: .failure(error))
@@ -298,7 +299,7 @@ final class RedisEventLoopConnection: @unchecked Sendable {
                     ),
                     channel: channel
                 )
-            } else if isLast, case .connecting(let queued) = state {
+            } else if isLast, case .connecting(_, let queued) = state {
                 becomeReady(channel, queued: queued)
             }
         }
@@ -311,8 +312,7 @@ final class RedisEventLoopConnection: @unchecked Sendable {
         switch state {
         case .ready(let current) where current === channel:
             state = .closed
-        case .connecting(let queued) where pendingChannel === channel:
-            pendingChannel = nil
+        case .connecting(let current?, let queued) where current === channel:
             state = .closed
             for (_, continuation) in queued {
                 continuation.resume(returning: .failure(error))
@@ -356,15 +356,9 @@ final class RedisEventLoopConnection: @unchecked Sendable {
             self.timeoutTimerArmed = false
             guard let oldest = self.sent.first else { return }
             if oldest.deadline <= .now() {
-                let channel: (any Channel)?
-                switch self.state {
-                case .ready(let open): channel = open
-                case .connecting: channel = self.pendingChannel
-                case .closed, .shutDown: channel = nil
-                }
                 let error = RedisError(
                     .timeout, message: "no reply within the command timeout; the connection was closed")
-                if let channel {
+                if let channel = self.channel {
                     self.fail(error, channel: channel)
                 } else {
                     self.failSent(error)

@@ -23,12 +23,12 @@ public final class StandardErrorLogSink: LogSink, @unchecked Sendable {
     // and never freed: the shared sink lives as long as the process, and the flusher thread holds the others.
 
     /// Standard error: the sink every log handler uses unless told otherwise.
-    public static let shared = StandardErrorLogSink(fileDescriptor: STDERR_FILENO, flushesAtExit: true)
+    /// What it holds is written at normal process exit.
+    public static let shared = StandardErrorLogSink(fileDescriptor: STDERR_FILENO)
 
     private let fileDescriptor: Int32
     private let flushInterval: Duration
     private let bufferLimit: Int
-    private let flushesAtExit: Bool
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let condition: UnsafeMutablePointer<pthread_cond_t>
     private var pending: [UInt8] = []
@@ -39,17 +39,14 @@ public final class StandardErrorLogSink: LogSink, @unchecked Sendable {
     ///   - fileDescriptor: Where lines go; it is not closed by the sink.
     ///   - flushInterval: How long a line may wait to be written with the ones after it.
     ///   - bufferLimit: How many bytes may wait before the caller writes them itself.
-    ///   - flushesAtExit: Whether to write what is waiting when the process exits (for sinks that live as long).
     public init(
         fileDescriptor: Int32,
         flushInterval: Duration = .milliseconds(5),
-        bufferLimit: Int = 256 * 1024,
-        flushesAtExit: Bool = false
+        bufferLimit: Int = 256 * 1024
     ) {
         self.fileDescriptor = fileDescriptor
         self.flushInterval = flushInterval
         self.bufferLimit = bufferLimit
-        self.flushesAtExit = flushesAtExit
         mutex = .allocate(capacity: 1)
         mutex.initialize(to: pthread_mutex_t())
         pthread_mutex_init(mutex, nil)
@@ -103,7 +100,7 @@ public final class StandardErrorLogSink: LogSink, @unchecked Sendable {
     }
 
     private func startFlusherThread() {
-        if flushesAtExit {
+        if self === Self.shared {
             atexit { StandardErrorLogSink.shared.flush() }
         }
         let unmanaged = Unmanaged.passRetained(self)
