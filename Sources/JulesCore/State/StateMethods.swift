@@ -24,11 +24,19 @@ extension StateStore.Failure: JSONRPCErrorConvertible {
 struct StateGetMethod: JSONRPCMethod {
     static let name = "state.get"
 
-    struct Params: Decodable, Sendable {
+    struct Params: Decodable, Sendable, JSONValueDecodable {
         var householdID: UUID
 
         enum CodingKeys: String, CodingKey {
             case householdID = "household_id"
+        }
+
+        /// The common case read directly; anything else goes through `Decodable`, which reports what is wrong.
+        init?(decodingDirectly value: JSONValue) {
+            guard case .object(let object) = value, case .string(let text)? = object["household_id"],
+                let householdID = UUID(text: text)
+            else { return nil }
+            self.householdID = householdID
         }
     }
 
@@ -59,7 +67,7 @@ struct StateUpdateMethod: JSONRPCMethod {
         case replace, merge
     }
 
-    struct Params: Decodable, Sendable {
+    struct Params: Decodable, Sendable, JSONValueDecodable {
         var householdID: UUID
         var state: JSONValue
         var mode: Mode?
@@ -70,6 +78,30 @@ struct StateUpdateMethod: JSONRPCMethod {
             case state, mode, durable
             case householdID = "household_id"
             case expectedVersion = "expected_version"
+        }
+
+        /// The common case read directly (an expected version, or any value of an unexpected type, goes through
+        /// `Decodable`, which reads integers and reports what is wrong).
+        init?(decodingDirectly value: JSONValue) {
+            guard case .object(let object) = value, case .string(let text)? = object["household_id"],
+                let householdID = UUID(text: text), let state = object["state"],
+                object["expected_version"]?.isNull ?? true
+            else { return nil }
+            switch object["mode"] {
+            case nil, .null?: mode = nil
+            case .string(let text)?:
+                guard let mode = Mode(rawValue: text) else { return nil }
+                self.mode = mode
+            default: return nil
+            }
+            switch object["durable"] {
+            case nil, .null?: durable = nil
+            case .bool(let flag)?: durable = flag
+            default: return nil
+            }
+            self.householdID = householdID
+            self.state = state
+            self.expectedVersion = nil
         }
     }
 
