@@ -7,7 +7,7 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "jules-bench",
         abstract: "Load generators for Jules core and for the storage wrappers it is built on.",
-        subcommands: [SocketBench.self, PostgresBench.self, RedisBench.self],
+        subcommands: [SocketBench.self, PostgresBench.self, RedisBench.self, LineServer.self],
         defaultSubcommand: SocketBench.self
     )
 }

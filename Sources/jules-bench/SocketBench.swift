@@ -50,6 +50,16 @@ struct SocketBench: AsyncParsableCommand {
     @Option(help: "A name for this run in the output.")
     var label: String?
 
+    @Option(
+        name: .customLong("cpu-of"),
+        help: """
+            Also report the CPU time per request that the processes of this name (as the kernel keeps it: at most \
+            15 characters) used while measuring, other than this client (Linux; repeatable, e.g. --cpu-of jules --cpu-of redis-server). \
+            The client's own is always reported.
+            """
+    )
+    var cpuOf: [String] = []
+
     func validate() throws {
         guard connections > 0, connections <= 10_000 else { throw ValidationError("--connections must be 1...10000") }
         guard duration > 0, warmup >= 0 else { throw ValidationError("--duration must be > 0 and --warmup >= 0") }
@@ -91,16 +101,28 @@ struct SocketBench: AsyncParsableCommand {
             channels.append(channel)
         }
         try await Task.sleep(for: .seconds(warmup))
+        // The client's own time first, then each process name asked for (once each).
+        var watched = ["client"]
+        for name in cpuOf where !watched.contains(name) { watched.append(name) }
+        func cpuSeconds() -> [Double?] {
+            [ProcessCPU.ownSeconds()] + watched.dropFirst().map { ProcessCPU.seconds(ofProcessesNamed: $0) }
+        }
+        let cpuBefore = cpuSeconds()
         let start = NIODeadline.now().uptimeNanoseconds
         try await Task.sleep(for: .seconds(duration))
         let end = NIODeadline.now().uptimeNanoseconds
+        let cpuAfter = cpuSeconds()
         run.stop()
         for channel in channels {
             try? await channel.close()
         }
         try await group.shutdownGracefully()
 
-        let report = run.report(from: start, to: end)
+        var report = run.report(from: start, to: end)
+        for (index, name) in watched.enumerated() {
+            guard let before = cpuBefore[index], let after = cpuAfter[index], report.requests > 0 else { continue }
+            report.cpu.append((name, (after - before) * 1e6 / Double(report.requests)))
+        }
         let name = label ?? (raw != nil ? "raw \(line)" : method)
         print(report.text(name: name, connections: connections))
         print(report.json(name: name, connections: connections))
@@ -155,6 +177,8 @@ struct BenchReport {
     var seconds: Double
     var latencies: [UInt64]
     var errors: Int
+    /// CPU microseconds per request, by process name, over the measured window.
+    var cpu: [(process: String, microsecondsPerRequest: Double)] = []
 
     var requestsPerSecond: Double { Double(requests) / seconds }
 
@@ -166,26 +190,37 @@ struct BenchReport {
 
     func text(name: String, connections: Int) -> String {
         func format(_ value: Double) -> String { String(Int(value.rounded())) }
-        return """
+        var text = """
             \(name): \(connections) connections, \(requests) requests in \(String(format: seconds)) s
               requests/s: \(format(requestsPerSecond))
               latency p50 \(format(percentileMicroseconds(0.5))) µs, p99 \(format(percentileMicroseconds(0.99))) µs, \
             p999 \(format(percentileMicroseconds(0.999))) µs
               error responses: \(errors)
             """
+        if !cpu.isEmpty {
+            let usage = cpu.map { "\($0.process) \(format($0.microsecondsPerRequest)) µs" }
+            text += "\n  CPU per request: " + usage.joined(separator: ", ")
+        }
+        return text
     }
 
     func json(name: String, connections: Int) -> String {
-        let escaped = name.replacingOccurrences("\\", "\\\\").replacingOccurrences("\"", "\\\"")
+        let usage = cpu.map { #""\#($0.process.escapedForJSON)":\#($0.microsecondsPerRequest)"# }
         return """
-            {"label":"\(escaped)","connections":\(connections),"requests":\(requests),"seconds":\(seconds),\
+            {"label":"\(name.escapedForJSON)","connections":\(connections),"requests":\(requests),"seconds":\(seconds),\
             "rps":\(Int(requestsPerSecond.rounded())),"p50_us":\(percentileMicroseconds(0.5)),\
-            "p99_us":\(percentileMicroseconds(0.99)),"p999_us":\(percentileMicroseconds(0.999)),"errors":\(errors)}
+            "p99_us":\(percentileMicroseconds(0.99)),"p999_us":\(percentileMicroseconds(0.999)),"errors":\(errors),\
+            "cpu_us_per_request":{\(usage.joined(separator: ","))}}
             """
     }
 }
 
 extension String {
+    /// The text with backslashes and quotes escaped, for a JSON string (labels and process names).
+    fileprivate var escapedForJSON: String {
+        replacingOccurrences("\\", "\\\\").replacingOccurrences("\"", "\\\"")
+    }
+
     fileprivate init(format seconds: Double) {
         self = String(Double(Int(seconds * 100)) / 100)
     }
