@@ -5,12 +5,14 @@
 #elseif canImport(Darwin)
     import Darwin
 #endif
+import Dispatch
 import JulesCore
 import Logging
 import Testing
 
-/// The buffered log sink, writing into a pipe whose read end the test drains without blocking.
-@Suite struct StandardErrorLogSinkTests {
+/// The buffered log sink, writing into a pipe whose read end the test drains without blocking. Serialized: two
+/// tests block a thread for up to a second on a full pipe, which must not starve the others.
+@Suite(.serialized) struct StandardErrorLogSinkTests {
     /// A pipe: lines go into `writeEnd`; `readAvailable()` returns what has arrived so far, without waiting.
     final class Pipe {
         let readEnd: Int32
@@ -55,6 +57,65 @@ import Testing
         sink.write(Self.line("four"), immediately: false)
         sink.flush()
         #expect(pipe.readAvailable() == "four\n")
+    }
+
+    /// Fills a pipe whose write end is non-blocking (as standard error is when it shares standard output's file
+    /// with the stdio server); returns how many bytes it took.
+    private static func fill(_ pipe: Pipe) -> Int {
+        _ = fcntl(pipe.writeEnd, F_SETFL, fcntl(pipe.writeEnd, F_GETFL) | O_NONBLOCK)
+        let chunk = [UInt8](repeating: UInt8(ascii: "x"), count: 4_096)
+        var total = 0
+        while true {
+            let count = chunk.withUnsafeBytes { write(pipe.writeEnd, $0.baseAddress!, $0.count) }
+            guard count > 0 else { return total }
+            total += count
+        }
+    }
+
+    @Test func aFullNonBlockingDescriptorIsWaitedForNotCut() throws {
+        let pipe = try Pipe()
+        let filled = Self.fill(pipe)
+        let sink = StandardErrorLogSink(fileDescriptor: pipe.writeEnd, flushInterval: .seconds(3600))
+        let lines = (0..<50).map { "line \($0) " + String(repeating: "y", count: 200) }
+        // The writer blocks in poll until the test drains the pipe; then every line goes out whole, in order. (On a
+        // Dispatch thread: a blocked thread of the tasks' pool could keep the test from draining.)
+        let finished = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            for line in lines { sink.write(Self.line(line), immediately: true) }
+            finished.signal()
+        }
+        // The writer meets the full pipe first (it waits up to a second for room). The test keeps its thread while
+        // it drains (no suspension), so a busy pool cannot make it late.
+        usleep(200_000)
+        var received = ""
+        let expected = filled + lines.map { $0.utf8.count + 1 }.reduce(0, +)
+        let deadline = ContinuousClock.now + .seconds(10)
+        while received.utf8.count < expected, ContinuousClock.now < deadline {
+            received += pipe.readAvailable()
+            usleep(5_000)
+        }
+        #expect(finished.wait(timeout: .now() + 10) == .success)
+        let whole = received.dropFirst(filled) == lines.map { $0 + "\n" }.joined()[...]
+        #expect(whole, "every line arrives whole and in order after the pipe drains")
+    }
+
+    @Test func aDescriptorThatStaysFullDropsLinesButNeverJoinsTwo() throws {
+        let pipe = try Pipe()
+        let filled = Self.fill(pipe)
+        // Room for the start of the next line only (two pages: a pipe takes writes a page at a time).
+        var room = [UInt8](repeating: 0, count: 8_192)
+        #expect(room.withUnsafeMutableBytes { read(pipe.readEnd, $0.baseAddress!, $0.count) } == 8_192)
+        let sink = StandardErrorLogSink(fileDescriptor: pipe.writeEnd, flushInterval: .seconds(3600))
+        // Nobody reads for longer than the writer waits: the line is given up after about a second.
+        sink.write(Self.line("lost " + String(repeating: "z", count: 100_000)), immediately: true)
+        let drained = pipe.readAvailable()
+        #expect(drained.utf8.count == filled, "the start of the lost line got out")
+        sink.write(Self.line("after"), immediately: true)
+        let rest = pipe.readAvailable()
+        // Whatever part of the lost line got out is ended by a newline before the next line starts.
+        let lastLine = (drained + rest).split(separator: "\n", omittingEmptySubsequences: false).dropLast().last
+        let separate = lastLine == "after"
+        #expect(separate, "the line after the lost one starts on a line of its own")
     }
 
     @Test func waitingLinesAreWrittenByTheFlusherWithoutAnotherCall() async throws {

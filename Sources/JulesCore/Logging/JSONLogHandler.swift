@@ -68,7 +68,8 @@ public struct JSONLogHandler: LogHandler {
         }
         for (key, value) in fields
         where key != "correlation_id" && key != "logger" && (key != "error" || event.error == nil) {
-            Self.appendField(key, Self.json(value), to: &line)
+            // Keys are the code's own names, but a dictionary keyed by something a client sent may reach here.
+            Self.appendField(PhoneNumberRedaction.redact(key), Self.json(value), to: &line)
         }
         Self.endLine(&line)
         sink.write(line, immediately: event.level >= .warning)
@@ -114,7 +115,8 @@ public struct JSONLogHandler: LogHandler {
             }
         case .array(let values): .array(values.map(json))
         case .dictionary(let dictionary):
-            .object(JSONObject(dictionary.keys.sorted().map { ($0, json(dictionary[$0]!)) }))
+            .object(
+                JSONObject(dictionary.keys.sorted().map { (PhoneNumberRedaction.redact($0), json(dictionary[$0]!)) }))
         }
     }
 }

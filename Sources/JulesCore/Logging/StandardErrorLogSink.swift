@@ -17,9 +17,9 @@ import Synchronization
 /// line did. Whatever is buffered is written at normal process exit (`exit`, or returning from `main`); a process
 /// killed outright loses at most the last `flushInterval` of `info` lines.
 public final class StandardErrorLogSink: LogSink, @unchecked Sendable {
-    // Sendable: `pending` and `flusherStarted` are read and written only between `pthread_mutex_lock(mutex)` and
-    // `pthread_mutex_unlock(mutex)`; `spare` only inside `writeLock`, which also keeps one writer at a time on the
-    // descriptor. Every other stored property is a `let` set in `init`. The mutex and condition are allocated once
+    // Sendable: `pending`, `flusherStarted` and `flusherRunning` are read and written only between
+    // `pthread_mutex_lock(mutex)` and `pthread_mutex_unlock(mutex)`; the writer's state only inside `writeLock`,
+    // which also keeps one writer at a time on the descriptor. Every other stored property is a `let` set in `init`. The mutex and condition are allocated once
     // and never freed: the shared sink lives as long as the process, and the flusher thread holds the others.
 
     /// Standard error: the sink every log handler uses unless told otherwise.
@@ -33,7 +33,22 @@ public final class StandardErrorLogSink: LogSink, @unchecked Sendable {
     private let condition: UnsafeMutablePointer<pthread_cond_t>
     private var pending: [UInt8] = []
     private var flusherStarted = false
-    private let writeLock = Mutex<[UInt8]>([])
+    /// False when no flusher thread could be started: every caller then writes its own line.
+    private var flusherRunning = true
+    private let writeLock = Mutex(Writer())
+
+    /// What only the writer holding `writeLock` touches.
+    private struct Writer {
+        /// The buffer swapped with `pending`, kept to reuse its capacity.
+        var spare: [UInt8] = []
+        /// The last write stopped inside a line (the descriptor would take nothing more): the next write starts with
+        /// a newline, so the cut line does not run into the next one.
+        var midLine = false
+    }
+
+    /// How long a write waits for a descriptor that takes nothing (a non-blocking pipe that is full) before the
+    /// lines it holds are dropped.
+    private static let stalledWriteTimeoutMilliseconds: Int32 = 1_000
 
     /// - Parameters:
     ///   - fileDescriptor: Where lines go; it is not closed by the sink.
@@ -62,6 +77,7 @@ public final class StandardErrorLogSink: LogSink, @unchecked Sendable {
         let full = pending.count >= bufferLimit
         let startFlusher = !flusherStarted
         flusherStarted = true
+        let noFlusher = !flusherRunning
         pthread_mutex_unlock(mutex)
         if startFlusher {
             startFlusherThread()
@@ -70,32 +86,54 @@ public final class StandardErrorLogSink: LogSink, @unchecked Sendable {
             // unlock is safe: it checks `pending` under the mutex before it waits.)
             pthread_cond_signal(condition)
         }
-        if immediately || full {
+        if immediately || full || noFlusher {
             flush()
         }
     }
 
     /// Writes every line waiting, before it returns.
     public func flush() {
-        writeLock.withLock { spare in
+        writeLock.withLock { writer in
             // Swapping under the write lock keeps the order: whoever takes lines out writes them before the next
             // taker can.
             pthread_mutex_lock(mutex)
-            swap(&pending, &spare)
+            swap(&pending, &writer.spare)
             pthread_mutex_unlock(mutex)
-            guard !spare.isEmpty else { return }
-            spare.withUnsafeBytes { bytes in
-                var offset = 0
-                while offset < bytes.count {
-                    let written = writeToDescriptor(fileDescriptor, bytes.baseAddress! + offset, bytes.count - offset)
-                    if written < 0 {
-                        if errno == EINTR { continue }
-                        return  // Nowhere left to report a failure to log; the lines are dropped.
-                    }
+            guard !writer.spare.isEmpty else { return }
+            if writer.midLine {
+                writer.midLine = !writeAll([UInt8(ascii: "\n")])
+            }
+            if !writer.midLine, !writeAll(writer.spare) {
+                // Nowhere left to report a failure to log: the lines are dropped, and the next write starts afresh.
+                writer.midLine = true
+            }
+            writer.spare.removeAll(keepingCapacity: writer.spare.capacity <= 4 * bufferLimit)
+        }
+    }
+
+    /// Writes all of `bytes`, waiting while the descriptor is non-blocking and full (standard error shares its
+    /// file with standard output when run as `2>&1` or on a terminal, and the stdio server makes that non-blocking).
+    /// Returns false if it gave up: an error, or no progress for ``stalledWriteTimeoutMilliseconds``.
+    private func writeAll(_ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBytes { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = writeToDescriptor(fileDescriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                if written >= 0 {
                     offset += written
+                    continue
+                }
+                switch errno {
+                case EINTR:
+                    continue
+                case EAGAIN, EWOULDBLOCK:
+                    var waiting = pollfd(fd: fileDescriptor, events: Int16(POLLOUT), revents: 0)
+                    if poll(&waiting, 1, Self.stalledWriteTimeoutMilliseconds) == 0 { return false }
+                default:
+                    return false
                 }
             }
-            spare.removeAll(keepingCapacity: spare.capacity <= 4 * bufferLimit)
+            return true
         }
     }
 
@@ -120,6 +158,9 @@ public final class StandardErrorLogSink: LogSink, @unchecked Sendable {
         } else {
             // No thread: every line is written by its caller instead.
             unmanaged.release()
+            pthread_mutex_lock(mutex)
+            flusherRunning = false
+            pthread_mutex_unlock(mutex)
             flush()
         }
     }
