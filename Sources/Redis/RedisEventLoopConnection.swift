@@ -197,6 +197,10 @@ final class RedisEventLoopConnection: @unchecked Sendable {
             eventLoop.execute {
                 self.flushScheduled = false
                 channel.flush()
+                // The connection may have been replaced since this flush was scheduled (a timeout closed it and a
+                // new command opened another at once): what was written on the old channel failed with it, and the
+                // new one may hold writes, its handshake first, that counted on this flush.
+                if let current = self.channel, current !== channel { current.flush() }
             }
         }
         armTimeoutTimer()

@@ -69,12 +69,15 @@ struct StateCache: Sendable {
                 RedisArgument(household.lowercasedText),
             ]
         )
-        guard let values = reply.arrayValue, let status = values.first?.intValue else {
+        // {status, version}: a reply of any other shape is never taken as an acknowledged version.
+        guard let values = reply.arrayValue, values.count == 2, let status = values[0].intValue,
+            let version = values[1].intValue
+        else {
             throw RedisError(.protocolError, message: "unexpected reply from the state write script")
         }
         switch status {
-        case 1: return .written(Int64(values[1].intValue ?? 0))
-        case 0: return .versionMismatch(current: Int64(values[1].intValue ?? 0))
+        case 1: return .written(Int64(version))
+        case 0: return .versionMismatch(current: Int64(version))
         default: return .miss
         }
     }
