@@ -49,6 +49,28 @@ final class CapturingSink: LogSink {
         let second = try JSONParser.parse(lines[1])
         #expect(second["correlation_id"] == nil)
     }
+
+    @Test func metadataCannotTakeTheLineOwnFields() throws {
+        let sink = CapturingSink()
+        let logger = Logger(label: "jules") { label in JSONLogHandler(label: label, level: .debug, sink: sink) }
+        logger.info(
+            "the real message",
+            metadata: ["level": "critical", "message": "forged", "time": "never", "logger": "other", "kept": "yes"])
+        let line = try #require(sink.captured.first)
+        // Each key once: a parser that keeps the last of two equal keys cannot be misled.
+        for key in ["time", "level", "message", "logger"] {
+            #expect(line.components(separatedBy: "\"\(key)\":").count == 2, "\(key) appears once")
+        }
+        let parsed = try JSONParser.parse(line)
+        #expect(parsed["message"] == "the real message")
+        #expect(parsed["level"] == "info")
+        #expect(parsed["logger"] == "jules")
+        #expect(parsed["metadata.level"] == "critical")
+        #expect(parsed["metadata.message"] == "forged")
+        #expect(parsed["metadata.time"] == "never")
+        #expect(parsed["metadata.logger"] == "other")
+        #expect(parsed["kept"] == "yes")
+    }
 }
 
 /// The router's request lines written directly are the lines the handler writes for the same event.

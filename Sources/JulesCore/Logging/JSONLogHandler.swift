@@ -66,14 +66,19 @@ public struct JSONLogHandler: LogHandler {
         if let error = event.error {
             Self.appendField("error", .string(PhoneNumberRedaction.redact(String(describing: error))), to: &line)
         }
-        for (key, value) in fields
-        where key != "correlation_id" && key != "logger" && (key != "error" || event.error == nil) {
+        for (key, value) in fields where key != "correlation_id" && (key != "error" || event.error == nil) {
+            // Metadata never takes the place of the line's own fields: a reader that keeps the last of two equal
+            // keys would otherwise see another level or message.
+            let name = Self.lineFields.contains(key) ? "metadata." + key : key
             // Keys are the code's own names, but a dictionary keyed by something a client sent may reach here.
-            Self.appendField(PhoneNumberRedaction.redact(key), Self.json(value), to: &line)
+            Self.appendField(PhoneNumberRedaction.redact(name), Self.json(value), to: &line)
         }
         Self.endLine(&line)
         sink.write(line, immediately: event.level >= .warning)
     }
+
+    /// The fields every line has, which metadata may not repeat.
+    private static let lineFields: Set<String> = ["time", "level", "message", "logger"]
 
     // MARK: The pieces of a line, shared with JSONRequestLog
 
