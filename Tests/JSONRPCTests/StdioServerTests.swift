@@ -8,16 +8,35 @@ import Testing
 /// The stdio server on real pipes: everything is written and standard input closed first, then the server runs
 /// until it sees the end of input, then its output is read back.
 @Suite struct StdioServerTests {
-    /// Runs a stdio server over pipes fed with `input`; returns all it wrote.
-    static func serve(_ input: String, maximumMessageBytes: Int = 16 << 20) async throws -> String {
+    /// Runs a stdio server over pipes fed with `input`; returns all it wrote. The input is written and the output
+    /// read on threads of their own while the server runs, so either may be larger than a pipe's buffer.
+    /// - Parameter readerDelay: How long the output waits before anyone reads it (a slow client).
+    static func serve(
+        _ input: String, maximumMessageBytes: Int = 16 << 20, readerDelay: Duration = .zero
+    ) async throws -> String {
         var inputPipe: [Int32] = [0, 0]
         var outputPipe: [Int32] = [0, 0]
         #expect(pipe(&inputPipe) == 0 && pipe(&outputPipe) == 0)
+        let (inputWriteEnd, outputReadEnd) = (inputPipe[1], outputPipe[0])
         let bytes = Array(input.utf8)
-        #expect(bytes.count < 60_000, "must fit the pipe buffer")
-        let written = bytes.withUnsafeBytes { write(inputPipe[1], $0.baseAddress, $0.count) }
-        #expect(written == bytes.count)
-        close(inputPipe[1])
+        let inputWritten = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            var offset = 0
+            while offset < bytes.count {
+                let count = bytes.withUnsafeBytes { write(inputWriteEnd, $0.baseAddress! + offset, $0.count - offset) }
+                if count <= 0 { break }
+                offset += count
+            }
+            close(inputWriteEnd)
+            inputWritten.signal()
+        }
+        let output = OutputCollector()
+        let delayMicroseconds = UInt32(
+            readerDelay.components.seconds * 1_000_000 + readerDelay.components.attoseconds / 1_000_000_000_000)
+        DispatchQueue.global().async {
+            usleep(delayMicroseconds)
+            output.read(from: outputReadEnd)
+        }
         let server = StdioServer(
             configuration: .init(
                 maximumMessageBytes: maximumMessageBytes,
@@ -28,17 +47,58 @@ import Testing
             logger: TestSupport.logger
         )
         try await server.run()
+        inputWritten.wait()
         close(inputPipe[0])
         close(outputPipe[1])
-        var output = [UInt8]()
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(outputPipe[0], $0.baseAddress, $0.count) }
-            if count <= 0 { break }
-            output.append(contentsOf: chunk[0..<count])
+        let text = output.wait()
+        close(outputReadEnd)
+        return text
+    }
+
+    /// Reads a descriptor to its end on a thread of its own.
+    final class OutputCollector: @unchecked Sendable {
+        // Sendable: `bytes` is written by the reading thread before it signals `done`, and read only after.
+        private var bytes: [UInt8] = []
+        private let done = DispatchSemaphore(value: 0)
+
+        func read(from descriptor: Int32) {
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let count = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
+                if count <= 0 { break }
+                bytes.append(contentsOf: chunk[0..<count])
+            }
+            done.signal()
         }
-        close(outputPipe[0])
-        return String(decoding: output, as: UTF8.self)
+
+        func wait() -> String {
+            done.wait()
+            return String(decoding: bytes, as: UTF8.self)
+        }
+    }
+
+    @Test func responsesLargerThanAPipeAreWrittenWholeBeforeTheServerStops() async throws {
+        // One answer of 300 KB, written while the channel still takes writes, so nothing waits for it: when input
+        // ends, the server must not close its output before the answer is out. The client starts reading late.
+        let text = String(repeating: "y", count: 300_000)
+        let input = #"{"jsonrpc":"2.0","method":"test.echo","params":{"text":"\#(text)"},"id":1}"# + "\n"
+        let output = try await Self.serve(input, readerDelay: .milliseconds(500))
+        #expect(output.utf8.count > 300_000)
+        let message = try JSONParser.parse(String(output.dropLast()))
+        #expect(message["result"]?["text"]?.stringValue == text)
+    }
+
+    @Test func aFirstMessageThatIsNotAnObjectIsAnsweredAtOnce() async throws {
+        // Neither `{` nor a Content-Length header first: newline framing, an error for the line, and the next
+        // request answered (no waiting for a header that never comes).
+        for first in [#""hi""#, "null", "\u{FEFF}{}", "garbage"] {
+            let output = try await Self.serve(
+                first + "\n" + #"{"jsonrpc":"2.0","method":"sum","params":[1,2],"id":7}"# + "\n")
+            let messages = try output.split(separator: "\n").map { try JSONParser.parse(String($0)) }
+            #expect(messages.count == 2, "\(first)")
+            #expect(messages.first?["error"] != nil, "\(first)")
+            #expect(messages.last?["result"]?.intValue == 3, "\(first)")
+        }
     }
 
     @Test func newlineDelimitedInGivesNewlineDelimitedOut() async throws {

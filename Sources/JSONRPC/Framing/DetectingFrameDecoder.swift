@@ -1,8 +1,9 @@
 import NIOCore
 
-/// Reads either framing, chosen from the first bytes of the stream: a JSON text (`{` or `[`) means
-/// newline-delimited messages, anything else LSP's `Content-Length` headers. Editors speak the second, agents and
-/// shell pipelines the first; stdio serves both without a flag.
+/// Reads either framing, chosen from the first bytes of the stream: a header (`Content-Length:` or
+/// `Content-Type:`, any case) means LSP's `Content-Length` framing, anything else newline-delimited messages.
+/// Editors speak the first, agents and shell pipelines the second; stdio serves both without a flag. (Anything
+/// else first, such as `"hi"`, a byte-order mark or garbage, is a line that gets its error at once.)
 public struct DetectingFrameDecoder: ByteToMessageDecoder, Sendable {
     public typealias InboundOut = JSONRPCFrame
 
@@ -43,6 +44,9 @@ public struct DetectingFrameDecoder: ByteToMessageDecoder, Sendable {
         }
     }
 
+    /// "content-" in lower case; `| 0x20` lowers an ASCII letter and leaves `-` as it is.
+    private static let headerStart = Array("content-".utf8)
+
     mutating func nextFrame(from buffer: inout ByteBuffer) -> JSONRPCFrame?? {
         switch state {
         case .detecting:
@@ -52,12 +56,15 @@ public struct DetectingFrameDecoder: ByteToMessageDecoder, Sendable {
                 buffer.moveReaderIndex(to: buffer.writerIndex)
                 return nil
             }
-            let first = view[start]
             buffer.moveReaderIndex(to: start)
-            if first == UInt8(ascii: "{") || first == UInt8(ascii: "[") {
-                state = .newlineDelimited(NewlineDelimitedFrameDecoder(maximumMessageBytes: maximumMessageBytes))
-            } else {
+            // Both LSP headers start with "Content-"; wait for enough bytes to tell, unless they already differ.
+            let head = buffer.readableBytesView.prefix(Self.headerStart.count)
+            let matches = zip(head, Self.headerStart).allSatisfy { $0 | 0x20 == $1 }
+            if matches, head.count < Self.headerStart.count { return nil }
+            if matches {
                 state = .contentLength(ContentLengthFrameDecoder(maximumMessageBytes: maximumMessageBytes))
+            } else {
+                state = .newlineDelimited(NewlineDelimitedFrameDecoder(maximumMessageBytes: maximumMessageBytes))
             }
             return .some(nil)
         case .newlineDelimited(var decoder):

@@ -38,9 +38,20 @@ struct JSONRPCConnection {
         } catch {
             logger.debug("connection closed with an error", metadata: ["error": .string(String(describing: error))])
         }
-        // Every request has answered (the group waited for them): the connection can go.
+        // Every request has answered (the group waited for them), but answers written without waiting may still be
+        // queued in the channel, and closing it would fail them, cutting an answer short. A channel completes its
+        // writes in order, so an empty write completes after all of them. A peer that takes nothing for
+        // `drainTimeout` is given up on: the close then fails what is left.
+        let drained = channel.eventLoop.makePromise(of: Void.self)
+        channel.writeAndFlush(ByteBuffer(), promise: drained)
+        let giveUp = channel.eventLoop.scheduleTask(in: Self.drainTimeout) { channel.close(promise: nil) }
+        try? await drained.futureResult.get()
+        giveUp.cancel()
         try? await channel.close()
     }
+
+    /// How long a closing connection waits for the peer to take the answers already written.
+    static let drainTimeout = TimeAmount.seconds(10)
 
     private func readFrames(into group: inout ThrowingDiscardingTaskGroup<any Error>, slots: AsyncSemaphore)
         async throws
