@@ -104,6 +104,9 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
     public var isSerializationFailure: Bool { self.sqlState == "40001" }
     /// SQLSTATE 40P01: the transaction was chosen as a deadlock victim; retrying the whole transaction is safe.
     public var isDeadlock: Bool { self.sqlState == "40P01" }
+    /// The server refused the data itself (SQLSTATE class 22: a value out of range, an invalid escape, …): sending
+    /// the same values again fails again.
+    public var isDataException: Bool { self.sqlState?.hasPrefix("22") == true }
 
     public var description: String {
         var parts = ["code: \(self.code)", "message: \(self.message)"]

@@ -16,6 +16,8 @@ extension StateStore.Failure: JSONRPCErrorConvertible {
             .invalidParams(field: "params.state", reason: "must be at most \(limit) bytes as compact JSON")
         case .notAnObject:
             .invalidParams(field: "params.state", reason: "must be a JSON object (after a merge, too)")
+        case .unstorable(let field, let reason):
+            .invalidParams(field: "params.state" + field, reason: reason)
         }
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import JSONRPC
 import Logging
 import Metrics
+import Postgres
 import Redis
 import ServiceLifecycle
 import Synchronization
@@ -19,6 +20,7 @@ public struct StatePersister: Service {
     let logger: Logger
 
     private let batchSizes = Recorder(label: "jules_state_persist_batch_size")
+    private let dropped = Counter(label: "jules_state_persist_dropped_total")
     private let persisted = Counter(label: "jules_state_persisted_total")
     private let journalLength = Gauge(label: "jules_state_journal_length")
     private let persistLag = Gauge(label: "jules_state_persist_lag_seconds")
@@ -209,8 +211,13 @@ public struct StatePersister: Service {
     }
 
     private func persist(_ entries: [JournalEntry]) async throws {
-        let valid = entries.compactMap(\.entry)
-        try await store.rows.upsert(valid)
+        var valid = entries.compactMap(\.entry)
+        do {
+            try await store.rows.upsert(valid)
+        } catch {
+            guard error.isDataException else { throw error }
+            valid = try await persistOneByOne(valid)
+        }
         let ids = entries.map { RedisArgument($0.id) }
         let replies = try await redis.pipeline([
             ["XACK", store.cache.journalKey, StateCache.consumerGroup] + ids,
@@ -222,6 +229,31 @@ public struct StatePersister: Service {
         try await store.cache.markPersisted(newest.map { ($0.key, $0.value) })
         batchSizes.record(entries.count)
         persisted.increment(by: valid.count)
+    }
+
+    /// After PostgreSQL refused a batch for its data: each entry on its own. One it refuses (written before
+    /// `state.update` checked for such values, or by hand) is logged and dropped, rather than holding up the
+    /// journal behind it forever; its cached copy is left without an expiry, so reads still see it. Returns the
+    /// entries stored.
+    private func persistOneByOne(_ entries: [StateDatabase.Entry]) async throws -> [StateDatabase.Entry] {
+        var stored: [StateDatabase.Entry] = []
+        for entry in entries {
+            do {
+                try await store.rows.upsert([entry])
+                stored.append(entry)
+            } catch {
+                guard error.isDataException else { throw error }
+                logger.error(
+                    "PostgreSQL refused a state journal entry; it is dropped from the journal",
+                    metadata: [
+                        "household_id": .string(entry.household.lowercasedText),
+                        "version": .stringConvertible(Int(entry.version)),
+                        "sqlstate": .string(error.sqlState ?? ""),
+                    ])
+                dropped.increment()
+            }
+        }
+        return stored
     }
 }
 

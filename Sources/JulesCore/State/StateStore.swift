@@ -39,6 +39,8 @@ public final class StateStore: Sendable {
         case versionMismatch(current: Int64)
         case tooLarge(limit: Int)
         case notAnObject
+        /// A value PostgreSQL cannot store in `jsonb`: `field` is its path below the state, e.g. `.steps[2].note`.
+        case unstorable(field: String, reason: String)
     }
 
     let cache: StateCache
@@ -235,12 +237,64 @@ public final class StateStore: Sendable {
         throw Failure.versionMismatch(current: try await cache.read(household)?.version ?? 0)
     }
 
-    /// The state as stored (compact JSON), once it is known to be an object within the size limit.
+    /// The state as stored (compact JSON), once it is known to be an object within the size limit that
+    /// PostgreSQL can store.
     private static func encode(_ state: JSONValue, maximumBytes: Int) throws(Failure) -> String {
         guard case .object = state else { throw .notAnObject }
         let text = state.jsonString
         guard text.utf8.count <= maximumBytes else { throw .tooLarge(limit: maximumBytes) }
+        try checkStorable(state, path: "")
         return text
+    }
+
+    /// The most digits a number in a state may have, and the largest exponent: `jsonb` keeps numbers as `numeric`,
+    /// which rejects some (`0e-999999` overflows) and writes others back at full length (`1e130000` becomes
+    /// 130,001 characters), so a small state could come back huge.
+    static let maximumNumberDigits = 1_000
+    static let maximumNumberExponent = 400
+
+    /// Throws for what `jsonb` refuses or blows up: a U+0000 in a string or a key, or a number beyond the limits
+    /// above. Checked before a state is acknowledged, so the journal never holds an
+    /// entry PostgreSQL would reject.
+    static func checkStorable(_ value: JSONValue, path: String) throws(Failure) {
+        switch value {
+        case .string(let text):
+            if text.utf8.contains(0) { throw .unstorable(field: path, reason: "must not contain U+0000") }
+        case .number(let text):
+            if !isStorableNumber(text) {
+                throw .unstorable(
+                    field: path,
+                    reason: "must be a number of at most \(maximumNumberDigits) digits, with an exponent of at most "
+                        + "\(maximumNumberExponent) either way")
+            }
+        case .array(let elements):
+            for (index, element) in elements.enumerated() { try checkStorable(element, path: "\(path)[\(index)]") }
+        case .object(let object):
+            for (key, member) in object {
+                let memberPath = path + "." + key
+                if key.utf8.contains(0) {
+                    throw .unstorable(field: memberPath, reason: "a key must not contain U+0000")
+                }
+                try checkStorable(member, path: memberPath)
+            }
+        case .bool, .null:
+            break
+        }
+    }
+
+    static func isStorableNumber(_ text: String) -> Bool {
+        let utf8 = text.utf8
+        let exponentStart = utf8.firstIndex { $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E") }
+        let digits = utf8[..<(exponentStart ?? utf8.endIndex)].count { $0 &- 0x30 < 10 }
+        guard digits <= maximumNumberDigits else { return false }
+        if let exponentStart {
+            // At most a sign and a few digits: anything longer is beyond the limit (and cannot overflow `Int`).
+            let exponent = Substring(text.utf8[utf8.index(after: exponentStart)...])
+            guard exponent.utf8.count <= 6, let value = Int(exponent), abs(value) <= maximumNumberExponent else {
+                return false
+            }
+        }
+        return true
     }
 
     // MARK: Redis outages

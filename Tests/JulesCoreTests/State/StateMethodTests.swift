@@ -124,10 +124,43 @@ struct StateMethodTests {
                 #expect(error["code"] == -32602, "\(params)")
                 #expect(error["data"]?["field"]?.stringValue == field, "\(params)")
             }
+            // What PostgreSQL's jsonb would refuse, or write back enormous, is refused before it is acknowledged
+            // (and so never reaches the journal).
+            let number = { (text: String) in JSONValue.number(text) }
+            let unstorable: [(JSONValue, String)] = [
+                (["note": "a\u{0}b"], "params.state.note"),
+                (["steps": [1, ["x": "\u{0}"]]], "params.state.steps[1].x"),
+                (["a\u{0}": true], "params.state.a\u{0}"),
+                (["n": number("1e999")], "params.state.n"),
+                (["n": number("1e401")], "params.state.n"),
+                (["n": number("0e-999999")], "params.state.n"),
+                (["n": number("1e1000000000000000000000")], "params.state.n"),
+                (["n": number(String(repeating: "7", count: 1_001))], "params.state.n"),
+            ]
+            for (state, field) in unstorable {
+                for mode: JSONValue in ["replace", "merge"] {
+                    let error = try await harness.error(
+                        "state.update", ["household_id": id, "state": state, "mode": mode])
+                    #expect(error["code"] == -32602, "\(state)")
+                    #expect(error["data"]?["field"]?.stringValue == field, "\(state)")
+                }
+            }
             let scalarPatch = try await harness.error(
                 "state.update", ["household_id": id, "state": 5, "mode": "merge"])
             #expect(scalarPatch["data"]?["field"] == "params.state", "a merge must leave an object")
             #expect(try await harness.result("state.get", ["household_id": id])["version"] == 0, "nothing was written")
+        }
+    }
+
+    @Test func numbersWithinTheLimitsAreStoredAsGiven() async throws {
+        try await MembersHarness.run { harness in
+            let id = JSONValue.string(try await harness.createHousehold())
+            let state: JSONValue = [
+                "tiny": .number("1e-400"), "big": .number("1.5e308"), "zero": .number("-0.0e-5"),
+                "long": .number(String(repeating: "9", count: 1_000)),
+            ]
+            #expect(try await harness.result("state.update", ["household_id": id, "state": state])["version"] == 1)
+            #expect(try await harness.result("state.get", ["household_id": id])["state"] == state)
         }
     }
 

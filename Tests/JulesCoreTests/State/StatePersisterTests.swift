@@ -130,6 +130,27 @@ struct StatePersisterTests {
         }
     }
 
+    @Test func anEntryPostgreSQLRefusesIsDroppedAndTheRestAreStored() async throws {
+        try await MembersHarness.run { harness in
+            let good = try await harness.createHousehold()
+            let bad = try await harness.createHousehold()
+            _ = try await harness.result("state.update", ["household_id": .string(good), "state": ["n": 1]])
+            // Written around state.update's checks (as an older build could have): jsonb refuses \u0000.
+            _ = try await harness.redis.command([
+                "XADD", RedisArgument(harness.state.journalKey), "*", "h", RedisArgument(bad), "v", "1", "s",
+                #"{"note":"\u0000"}"#,
+            ])
+            _ = try await harness.result("state.update", ["household_id": .string(good), "state": ["n": 2]])
+            try await withPersister(harness) { try await harness.waitForEmptyJournal() }
+            #expect(try await harness.storedState(good)?.version == 2, "entries around the bad one are stored")
+            #expect(try await harness.storedState(bad) == nil)
+            let pending = try await harness.redis.command([
+                "XPENDING", RedisArgument(harness.state.journalKey), "jules-state-persisters",
+            ])
+            #expect(pending.arrayValue?.first?.intValue == 0, "nothing is left pending")
+        }
+    }
+
     @Test func shutdownDrainsTheJournal() async throws {
         try await MembersHarness.run { harness in
             let household = try await harness.createHousehold()
