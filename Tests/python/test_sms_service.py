@@ -487,7 +487,12 @@ def test_twilio_errors_retries_and_reconciliation(fresh_database, redis_db, key_
     result = final[broken]
     assert result["status"] == "failed" and result["attempts"] == 3, result
     assert result["error"]["reason"] == "max_attempts", result
-    assert [post.status for post in fake_twilio.posts(broken_phone)] == [500, 500, 500]
+    posts = fake_twilio.posts(broken_phone)
+    assert [post.status for post in posts] == [500, 500, 500]
+    # A 500 to a send may come after Twilio created the message: it is looked up before each new POST.
+    lookups = fake_twilio.list_calls(broken_phone)
+    assert all(any(earlier.at < call.at < later.at for call in lookups) for earlier, later in zip(posts, posts[1:])), \
+        f"a POST after a 500 without a look-up between: {posts} {lookups}"
 
     result = final[slow]
     posts = fake_twilio.posts(slow_phone)

@@ -497,7 +497,9 @@ struct SMSStatusCallbackMethod: JSONRPCMethod {
         }
         let errorCode = try Self.errorCode(params.errorCode)
         let outcome = try await SMSDeliveryReports(queue: sms.queue).receive(
-            sid: sid, status: status, errorCode: errorCode, errorMessage: params.errorMessage,
+            sid: sid, status: status, errorCode: errorCode,
+            // Stored and shown by sms.status: masked like the provider's own failures.
+            errorMessage: params.errorMessage.map { PhoneNumberRedaction.redact($0.truncated(toScalars: 1024)) },
             correlationID: context.correlationID, logger: context.logger)
         switch outcome {
         case .applied(let report):

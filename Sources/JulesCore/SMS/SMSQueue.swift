@@ -312,7 +312,7 @@ public struct SMSQueue: Sendable {
             """,
             [
                 .uuid(id), .text(instance), .int(Int64(maximumAttempts)),
-                failure.code.map { .int(Int64($0)) } ?? .null, .text(String(failure.message.prefix(1024))),
+                failure.code.map { .int(Int64($0)) } ?? .null, .text(failure.message.truncated(toScalars: 1024)),
                 .int(delay.wholeMilliseconds), .int(countsAsAttempt ? 0 : 1),
             ]
         )
@@ -336,7 +336,7 @@ public struct SMSQueue: Sendable {
             """,
             [
                 .uuid(id), .text(instance), failure.code.map { .int(Int64($0)) } ?? .null,
-                .text(String(failure.message.prefix(1024))),
+                .text(failure.message.truncated(toScalars: 1024)),
             ]
         )
         return !rows.isEmpty
@@ -569,7 +569,7 @@ public struct SMSQueue: Sendable {
             """,
             [
                 .text(sid), .text(status.rawValue), errorCode.map { .int(Int64($0)) } ?? .null,
-                errorMessage.map { .text(String($0.prefix(1024))) } ?? .null,
+                errorMessage.map { .text($0.truncated(toScalars: 1024)) } ?? .null,
             ]
         )
         guard let row = rows.first else { return nil }
@@ -600,7 +600,7 @@ public struct SMSQueue: Sendable {
             """,
             [
                 .text(sid), .text(status.rawValue), errorCode.map { .int(Int64($0)) } ?? .null,
-                errorMessage.map { .text(String($0.prefix(1024))) } ?? .null,
+                errorMessage.map { .text($0.truncated(toScalars: 1024)) } ?? .null,
             ]
         )
     }
@@ -646,5 +646,13 @@ struct OutboxEntry: Encodable, Sendable {
         case messageID = "message_id"
         case memberID = "member_id"
         case sentAt = "sent_at"
+    }
+}
+
+extension String {
+    /// The first `count` Unicode scalars: the column's CHECK counts code points (`char_length`), not the
+    /// grapheme clusters `prefix` would count.
+    func truncated(toScalars count: Int) -> String {
+        unicodeScalars.count <= count ? self : String(String.UnicodeScalarView(unicodeScalars.prefix(count)))
     }
 }

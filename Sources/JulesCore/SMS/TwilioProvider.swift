@@ -112,7 +112,7 @@ public final class TwilioProvider: SMSProvider {
 
         let (status, headers, body) = try await perform(request, sent: true)
         guard (200..<300).contains(status) else {
-            throw Self.failure(status: status, headers: headers, body: body)
+            throw Self.failure(status: status, headers: headers, body: body, toASend: true)
         }
         guard let resource = try? JSONDecoder().decode(MessageResource.self, from: body), let receipt = resource.receipt
         else {
@@ -245,13 +245,17 @@ public final class TwilioProvider: SMSProvider {
         [.connectTimeout, .tlsHandshakeTimeout, .getConnectionFromPoolTimeout, .invalidURL].contains(error)
     }
 
-    /// A non-2xx answer, sorted: 429 and Twilio's 20429 wait, 5xx is retried, the rest is final.
-    static func failure(status: Int, headers: HTTPHeaders, body: Data) -> ProviderFailure {
+    /// A non-2xx answer, sorted: 429 and Twilio's 20429 wait, 5xx is retried, the rest is final. To a send, a 500,
+    /// 502 or 504 is an unknown fate instead: a proxy or gateway can answer so after Twilio created the message,
+    /// and sending it again could deliver it twice, so it is looked up first (503 and 429 mean not taken).
+    static func failure(status: Int, headers: HTTPHeaders, body: Data, toASend: Bool = false) -> ProviderFailure {
         let twilio = try? JSONDecoder().decode(TwilioErrorBody.self, from: body)
         let message = String((twilio?.message ?? "Twilio answered HTTP \(status)").prefix(512))
         let retryAfter = headers.first(name: "Retry-After").flatMap(Self.parseRetryAfter)
         let kind: ProviderFailure.Kind
-        if status == 429 || twilio?.code == 20429 || status >= 500 {
+        if toASend, [500, 502, 504].contains(status), twilio?.code != 20429 {
+            kind = .unknownFate
+        } else if status == 429 || twilio?.code == 20429 || status >= 500 {
             kind = .retryable(retryAfter: retryAfter)
         } else {
             kind = .permanent

@@ -98,6 +98,17 @@ import Testing
         #expect(failure(503, "<html>unavailable</html>").kind == .retryable(retryAfter: nil))
         #expect(failure(500, "").message == "Twilio answered HTTP 500")
         #expect(failure(502, "", headers: [("Retry-After", " 7 ")]).kind == .retryable(retryAfter: .seconds(7)))
+    }
+
+    @Test func aServerErrorToASendIsLookedUpNotSentAgain() {
+        func afterSend(_ status: Int, _ body: String = "") -> ProviderFailure.Kind {
+            TwilioProvider.failure(status: status, headers: HTTPHeaders(), body: Data(body.utf8), toASend: true).kind
+        }
+        for status in [500, 502, 504] { #expect(afterSend(status) == .unknownFate, "\(status)") }
+        #expect(afterSend(503) == .retryable(retryAfter: nil))
+        #expect(afterSend(429) == .retryable(retryAfter: nil))
+        #expect(afterSend(500, #"{"code": 20429, "message": "slow down"}"#) == .retryable(retryAfter: nil))
+        #expect(afterSend(400, #"{"code": 21211, "message": "bad number"}"#) == .permanent)
         // A day-long Retry-After is capped at an hour; nonsense is ignored.
         #expect(failure(429, "", headers: [("Retry-After", "86400")]).kind == .retryable(retryAfter: .seconds(3600)))
         #expect(failure(429, "", headers: [("Retry-After", "soon")]).kind == .retryable(retryAfter: nil))

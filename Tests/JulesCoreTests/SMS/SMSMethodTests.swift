@@ -212,13 +212,22 @@ struct SMSMethodTests {
             #expect(status["delivered_at"]?.stringValue != nil)
 
             // The carrier reports the member unsubscribed.
+            // Its message names the number and is long, in combining marks (one grapheme, many code points): it is
+            // stored masked and cut at 1,024 code points, as the column's check counts them.
+            let marks = String(repeating: "e\u{301}\u{302}\u{303}", count: 400)
             let undelivered = try await harness.result(
                 "sms.statusCallback",
-                ["MessageSid": .string(sids[1]), "MessageStatus": "undelivered", "ErrorCode": "21610"])
+                [
+                    "MessageSid": .string(sids[1]), "MessageStatus": "undelivered", "ErrorCode": "21610",
+                    "ErrorMessage": .string("Unsubscribed: +14155550123 " + marks),
+                ])
             #expect(undelivered["status"] == "undelivered")
             let failed = try await harness.result("sms.status", ["message_id": .string(ids[1])])
             #expect(failed["error"]?["reason"] == "undelivered")
             #expect(failed["error"]?["code"] == 21610)
+            let message = try #require(failed["error"]?["message"]?.stringValue)
+            #expect(message.hasPrefix("Unsubscribed: +*******0123 "))
+            #expect(message.unicodeScalars.count <= 1_024)
             let member = try await harness.result("member.get", ["member_id": .string(members[1].id)])
             #expect(member["opt_in_state"] == "opted_out")
             let audit = try await harness.result("audit.list", ["member_id": .string(members[1].id)])

@@ -89,14 +89,14 @@ struct SMSSenderTests {
         try await MembersHarness.run { harness in
             let member = try await harness.makeMembers(1)[0]
             let provider = ScriptedProvider()
-            provider.script(member.phone, Array(repeating: .fail(.twilio(500, code: nil)), count: 5))
+            provider.script(member.phone, Array(repeating: .fail(.twilio(503, code: nil)), count: 5))
             let sent = try await harness.result("sms.send", ["member_id": .string(member.id), "body": "Hello"])
             try await SMSSenders.run(harness, provider: provider) {
                 let status = try await harness.waitForMessage(
                     try #require(sent["message_id"]?.stringValue), in: ["failed"])
                 #expect(status["attempts"] == 3)
                 #expect(status["error"]?["reason"] == "max_attempts")
-                #expect(status["error"]?["message"] == "scripted 500")
+                #expect(status["error"]?["message"] == "scripted 503")
             }
             #expect(provider.attempts(to: member.phone) == 3)
             #expect(provider.taken.isEmpty)

@@ -107,8 +107,11 @@ final class ScriptedProvider: SMSProvider {
 }
 
 extension ProviderFailure {
+    /// An error answer as the provider sorts it (a 500, 502 or 504 answer to a send is an unknown fate).
     static func twilio(_ status: Int, code: Int?, retryAfter: Duration? = nil) -> ProviderFailure {
-        let kind: Kind = status == 429 || status >= 500 ? .retryable(retryAfter: retryAfter) : .permanent
+        let kind: Kind =
+            [500, 502, 504].contains(status)
+            ? .unknownFate : status == 429 || status >= 500 ? .retryable(retryAfter: retryAfter) : .permanent
         return ProviderFailure(kind: kind, code: code, httpStatus: status, message: "scripted \(status)")
     }
 }
