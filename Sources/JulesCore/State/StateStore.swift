@@ -356,13 +356,31 @@ public final class StateStore: Sendable {
 }
 
 extension RedisError {
-    /// Whether the failure means Redis cannot be reached (as opposed to a command the server refused).
+    /// Whether the failure means Redis cannot be reached (as opposed to a command the server refused), so state
+    /// goes around it. A timeout does not count: Redis may have run the command (a write it applied must not be
+    /// applied again around it, from an older base), and one slow reply on one instance must not send that
+    /// instance alone around the cache while the others go on using it. The caller gets the error instead.
     var meansUnreachable: Bool {
         switch code {
-        case .connectionFailed, .connectionClosed, .timeout, .poolTimeout: true
+        case .connectionFailed, .connectionClosed: true
         // Restarting with its append-only file, Redis answers LOADING until it has read its data back.
         case .server: serverErrorCode == "LOADING"
         default: false
+        }
+    }
+}
+
+/// A Redis failure a handler did not handle itself, as the client sees it: an outage or a timeout is `unavailable`
+/// (worth retrying; after a timeout the request may have taken effect), anything else an internal error.
+extension RedisError: JSONRPCErrorConvertible {
+    public var jsonRPCError: JSONRPCError {
+        switch code {
+        case .timeout, .poolTimeout:
+            .unavailable("Redis did not answer in time; the request may have taken effect")
+        case .connectionFailed, .connectionClosed, .shutDown:
+            .unavailable("Redis cannot be reached")
+        default:
+            .internalError
         }
     }
 }
