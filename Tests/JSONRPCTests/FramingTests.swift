@@ -86,6 +86,18 @@ import Testing
         }
     }
 
+    @Test func aLastLineWithoutANewlineHasTheSameLimit() throws {
+        let line = "[" + String(repeating: "1,", count: 48) + "11]"  // 100 bytes
+        for chunking in Chunking.allCases {
+            let exact = try Self.decode(
+                NewlineDelimitedFrameDecoder(maximumMessageBytes: 100), Array(line.utf8), chunking: chunking)
+            #expect(exact.map(\.0) == [.message(line)])
+            let over = try Self.decode(
+                NewlineDelimitedFrameDecoder(maximumMessageBytes: 100), Array((line + "1").utf8), chunking: chunking)
+            #expect(over.map(\.0) == [.tooLarge])
+        }
+    }
+
     @Test func newlineDelimitedReportsAHugeLineOnceBeforeItEnds() throws {
         // The error must not wait for the newline of a line that may never end.
         let channel = EmbeddedChannel(

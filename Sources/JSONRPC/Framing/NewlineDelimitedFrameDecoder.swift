@@ -34,8 +34,12 @@ public struct NewlineDelimitedFrameDecoder: ByteToMessageDecoder, Sendable {
             if let frame { context.fireChannelRead(Self.wrapInboundOut(frame)) }
             return .continue
         }
-        // The input ended inside a line: what is there is the last message.
-        if !discarding, buffer.readableBytes > 0, let line = buffer.readSlice(length: buffer.readableBytes),
+        // The input ended inside a line: what is there is the last message (within the limit: the byte of slack a
+        // line has for its "\r" is not a message's).
+        if !discarding, buffer.readableBytes > maximumMessageBytes {
+            context.fireChannelRead(
+                Self.wrapInboundOut(JSONRPCFrame(.tooLarge(limit: maximumMessageBytes), framing: .newlineDelimited)))
+        } else if !discarding, buffer.readableBytes > 0, let line = buffer.readSlice(length: buffer.readableBytes),
             let frame = Self.frame(forLine: line)
         {
             context.fireChannelRead(Self.wrapInboundOut(frame))
