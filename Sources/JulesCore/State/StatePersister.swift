@@ -71,6 +71,8 @@ public struct StatePersister: Service {
         /// Entries this consumer read but did not acknowledge (a failed batch): read again before new ones.
         var ownPending = true
         var lastReclaim = ContinuousClock.now - .seconds(3600)
+        /// Where the next XAUTOCLAIM scan starts: it goes through the pending entries a batch at a time.
+        var reclaimCursor: RedisArgument = "0-0"
         var lastGauges = ContinuousClock.now - .seconds(3600)
     }
 
@@ -94,8 +96,9 @@ public struct StatePersister: Service {
                 entries = []
             }
             if entries.isEmpty, ContinuousClock.now - state.lastReclaim > reclaimIdle / 2 {
-                entries = try await reclaim()
-                state.lastReclaim = .now
+                (entries, state.reclaimCursor) = try await reclaim(from: state.reclaimCursor)
+                // A scan that has not gone round yet goes on next round; a finished one waits.
+                if state.reclaimCursor == "0-0" { state.lastReclaim = .now }
             }
             if entries.isEmpty {
                 entries = try await read(id: ">", block: block ? .milliseconds(200) : nil)
@@ -168,20 +171,25 @@ public struct StatePersister: Service {
         return items.compactMap(Self.parse)
     }
 
-    private func reclaim() async throws(RedisError) -> [JournalEntry] {
+    /// Claims entries left pending by another consumer for longer than ``reclaimIdle``, scanning from `cursor`;
+    /// returns them and where the next scan starts ("0-0" again once the scan has gone round).
+    private func reclaim(from cursor: RedisArgument) async throws(RedisError) -> ([JournalEntry], RedisArgument) {
         let idle = reclaimIdle.wholeMilliseconds
         let reply = try await redis.command([
             "XAUTOCLAIM", store.cache.journalKey, StateCache.consumerGroup, RedisArgument(consumer),
-            RedisArgument(Int(idle)), "0-0", "COUNT", RedisArgument(batchSize),
+            RedisArgument(Int(idle)), cursor, "COUNT", RedisArgument(batchSize),
         ])
-        guard let parts = reply.arrayValue, parts.count >= 2, let items = parts[1].arrayValue else { return [] }
+        guard let parts = reply.arrayValue, parts.count >= 2, let items = parts[1].arrayValue else {
+            return ([], "0-0")
+        }
+        let next = parts[0].bytes.map { RedisArgument($0) } ?? "0-0"
         let claimed = items.compactMap(Self.parse)
         if !claimed.isEmpty {
             logger.info(
                 "claimed state journal entries left by another instance",
                 metadata: ["entries": .stringConvertible(claimed.count)])
         }
-        return claimed
+        return (claimed, next)
     }
 
     /// `[id, [field, value, …]]`; the fields are nil for an entry deleted since it was delivered.
