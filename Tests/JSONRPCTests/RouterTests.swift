@@ -214,3 +214,32 @@ private struct PlainMethod: JSONRPCMethod {
         #expect(plain?["result"] == ["value": 1])
     }
 }
+
+/// A method whose handler decodes something of its own (a stored row, say) and fails.
+private struct InnerDecodingMethod: JSONRPCMethod {
+    struct Params: Decodable, Sendable { var count: Int }
+    struct Stored: Decodable { var secretColumn: Int }
+    static let name = "test.innerDecoding"
+    func handle(_ params: Params, context: RequestContext) async throws -> Int {
+        try JSONValueDecoder().decode(Stored.self, from: ["secretColumn": "not a number"]).secretColumn
+    }
+}
+
+@Suite struct DecodingErrorTests {
+    let router = TestSupport.router([InnerDecodingMethod()])
+
+    @Test func paramsThatDoNotDecodeAreInvalidParamsNamingTheField() async throws {
+        let response = try await TestSupport.respond(
+            router, #"{"jsonrpc":"2.0","id":1,"method":"test.innerDecoding","params":{"count":"x"}}"#)
+        #expect(response?["error"]?["code"] == -32602)
+        #expect(response?["error"]?["data"]?["field"] == "params.count")
+    }
+
+    @Test func aHandlersOwnDecodingFailureIsAnInternalErrorThatNamesNothing() async throws {
+        let response = try await TestSupport.respond(
+            router, #"{"jsonrpc":"2.0","id":1,"method":"test.innerDecoding","params":{"count":1}}"#)
+        #expect(response?["error"]?["code"] == -32603)
+        let text = try #require(response).jsonString
+        #expect(!text.contains("secretColumn"), "\(text)")
+    }
+}

@@ -68,9 +68,17 @@ struct AnyJSONRPCMethod: Sendable {
         }
     }
 
-    /// Absent params decode like an empty object, so a method whose fields are all optional needs none.
+    /// Absent params decode like an empty object, so a method whose fields are all optional needs none. A params
+    /// that does not decode is -32602 naming the field; only here: a handler's own decoding failing later is the
+    /// server's fault, not the client's.
     private static func decode<Params: Decodable>(_ type: Params.Type, _ params: JSONValue?) throws -> Params {
-        try JSONValueDecoder().decode(Params.self, from: params ?? .object(JSONObject()))
+        do {
+            return try JSONValueDecoder().decode(Params.self, from: params ?? .object(JSONObject()))
+        } catch let error as DecodingError {
+            let (field, reason) = JSONValueDecoder.describe(error)
+            let path = field.isEmpty || field.hasPrefix("[") ? "params" + field : "params." + field
+            throw JSONRPCError.invalidParams(field: path, reason: reason)
+        }
     }
 
     /// The handler of a method whose result builds its own JSON: `Result` is `Method.Result`, so the cast below

@@ -243,10 +243,6 @@ public final class JSONRPCRouter: Sendable {
                 logger.error("handler failed", metadata: ["error": .string(String(describing: error))])
             }
             return converted
-        case let error as DecodingError:
-            let (field, reason) = JSONValueDecoder.describe(error)
-            let path = field.isEmpty || field.hasPrefix("[") ? "params" + field : "params." + field
-            return .invalidParams(field: path, reason: reason)
         case is CancellationError:
             return .unavailable("The request was cancelled: the server is shutting down")
         default:
