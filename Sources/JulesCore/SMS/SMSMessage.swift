@@ -24,6 +24,9 @@ public enum SMSFailureReason: String, Codable, Sendable {
     case maxAttempts = "max_attempts"
     /// The provider took it but the carrier did not deliver it (a delivery report said so).
     case undelivered
+    /// Its send had no answer, and the provider could not be asked whether it took it for
+    /// ``SMSSenderConfiguration/unknownOutcomeLimit``: it may or may not have been sent, and is not sent again.
+    case unknownOutcome = "unknown_outcome"
 }
 
 /// A row of `sms_messages` as `sms.status` shows it.

@@ -344,6 +344,22 @@ public struct SMSQueue: Sendable {
 
     // MARK: Messages whose fate is unknown
 
+    /// Ends a message still `sending` (and this instance's) whose fate could not be settled with the provider:
+    /// `failed` with reason `unknown_outcome`. Returns whether it did.
+    func giveUp(_ id: UUID, instance: String, message: String) async throws(PostgresError) -> Bool {
+        let rows = try await database.query(
+            """
+            UPDATE sms_messages SET
+                status = 'failed', error_reason = 'unknown_outcome', error_code = NULL, error_message = $3,
+                claimed_by = NULL, claimed_until = NULL, updated_at = now()
+            WHERE id = $1 AND status = 'sending' AND claimed_by = $2
+            RETURNING id
+            """,
+            [.uuid(id), .text(instance), .text(PhoneNumberRedaction.redact(message.truncated(toScalars: 1024)))]
+        )
+        return !rows.isEmpty
+    }
+
     /// A row handed to the provider by an instance that did not live to record the answer.
     struct Orphan: Sendable {
         var id: UUID

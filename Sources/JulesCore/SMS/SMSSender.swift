@@ -27,6 +27,9 @@ public struct SMSSenderConfiguration: Sendable {
     public var pollInterval: Duration
     /// How often it looks for rows whose sender died.
     public var orphanScanInterval: Duration
+    /// How long after its send a message whose fate is unknown may wait for the provider to say whether it took it;
+    /// after that, a failed look-up ends it `failed` with reason `unknown_outcome` (it is not sent again).
+    public var unknownOutcomeLimit: Duration
 
     public init(
         instance: String,
@@ -37,7 +40,8 @@ public struct SMSSenderConfiguration: Sendable {
         quietHours: (start: String, end: String)? = ("21:00", "08:00"),
         maximumInFlight: Int = 32,
         pollInterval: Duration = .milliseconds(250),
-        orphanScanInterval: Duration? = nil
+        orphanScanInterval: Duration? = nil,
+        unknownOutcomeLimit: Duration = .seconds(24 * 3600)
     ) {
         self.instance = instance
         self.lease = lease
@@ -48,6 +52,7 @@ public struct SMSSenderConfiguration: Sendable {
         self.maximumInFlight = maximumInFlight
         self.pollInterval = pollInterval
         self.orphanScanInterval = orphanScanInterval ?? min(.seconds(5), lease / 2)
+        self.unknownOutcomeLimit = unknownOutcomeLimit
     }
 }
 
@@ -349,9 +354,28 @@ public struct SMSSender: Service {
                     metadata: ["message_id": "\(id.lowercased)", "status": "\(status?.rawValue ?? "lost")"])
             }
         } catch {
-            logger.warning(
-                "an SMS of unknown outcome could not be reconciled yet; trying again after its lease",
-                metadata: ["message_id": "\(id.lowercased)", "error": "\(error)"])
+            let waited = Date().timeIntervalSince(since)
+            guard waited > Double(configuration.unknownOutcomeLimit.components.seconds) else {
+                logger.warning(
+                    "an SMS of unknown outcome could not be reconciled yet; trying again after its lease",
+                    metadata: ["message_id": "\(id.lowercased)", "error": "\(error)"])
+                return
+            }
+            // Asked in vain for too long: sending it again could deliver it twice, so it ends here.
+            do {
+                if try await queue.giveUp(
+                    id, instance: configuration.instance,
+                    message: "the provider could not be asked whether it took the message: \(error)")
+                {
+                    metrics.finished(.failed, segments: segments)
+                }
+                logger.error(
+                    "an SMS of unknown outcome could not be reconciled in time; it ends failed (unknown_outcome)",
+                    metadata: ["message_id": "\(id.lowercased)", "error": "\(error)"])
+            } catch {
+                logger.warning(
+                    "an SMS of unknown outcome could not be given up yet", metadata: ["error": "\(error)"])
+            }
         }
     }
 

@@ -85,6 +85,38 @@ struct SMSSenderTests {
         }
     }
 
+    @Test func aMessageWhoseFateCannotBeLearnedEndsAfterTheLimitAndIsNeverSentAgain() async throws {
+        try await MembersHarness.run { harness in
+            let members = try await harness.makeMembers(2)
+            let provider = ScriptedProvider()
+            provider.failLookups()
+            var ids: [String] = []
+            for member in members {
+                let sent = try await harness.result("sms.send", ["member_id": .string(member.id), "body": "Hello"])
+                ids.append(try #require(sent["message_id"]?.stringValue))
+            }
+            // As if a sender died mid-request: two days ago for the first, a minute ago for the second.
+            for (id, age) in zip(ids, ["2 days", "1 minute"]) {
+                _ = try await harness.database.query(
+                    """
+                    UPDATE sms_messages SET status = 'sending', claimed_by = 'dead-instance',
+                        claimed_until = now() - interval '1 second', attempt_started_at = now() - $2::interval,
+                        attempts = 1
+                    WHERE id = $1
+                    """, [.text(id), .text(age)])
+            }
+            try await SMSSenders.run(harness, provider: provider) {
+                let old = try await harness.waitForMessage(ids[0], in: ["failed"])
+                #expect(old["error"]?["reason"] == "unknown_outcome")
+                #expect(old["error"]?["message"]?.stringValue?.contains("look-ups refused") == true)
+                let recent = try await harness.result("sms.status", ["message_id": .string(ids[1])])
+                #expect(recent["status"] == "sending", "a recent one is asked about again later")
+            }
+            #expect(provider.lookups >= 2)
+            for member in members { #expect(provider.attempts(to: member.phone) == 0, "nothing is sent again") }
+        }
+    }
+
     @Test func aMessageFailsAfterItsLastAttempt() async throws {
         try await MembersHarness.run { harness in
             let member = try await harness.makeMembers(1)[0]

@@ -37,6 +37,7 @@ final class ScriptedProvider: SMSProvider {
         var taken: [Taken] = []
         var attempts: [String: Int] = [:]
         var lookups = 0
+        var lookupsFail = false
     }
 
     private let state = Mutex(State())
@@ -57,6 +58,8 @@ final class ScriptedProvider: SMSProvider {
     var taken: [Taken] { state.withLock { $0.taken } }
     func attempts(to number: String) -> Int { state.withLock { $0.attempts[number] ?? 0 } }
     var lookups: Int { state.withLock { $0.lookups } }
+    /// Every look-up fails from now on (as with a key that may not read the message list).
+    func failLookups() { state.withLock { $0.lookupsFail = true } }
 
     func send(_ message: OutgoingSMS) async throws(ProviderFailure) -> ProviderReceipt {
         let outcome = state.withLock { state -> Outcome in
@@ -85,8 +88,12 @@ final class ScriptedProvider: SMSProvider {
     func find(to: String, body: String, since: Date, excluding: Set<String>) async throws(ProviderFailure)
         -> ProviderLookup
     {
-        state.withLock { state in
+        let refused = state.withLock { state in
             state.lookups += 1
+            return state.lookupsFail
+        }
+        if refused { throw ProviderFailure(kind: .retryable(retryAfter: nil), message: "scripted: look-ups refused") }
+        return state.withLock { state in
             let match = state.taken.first {
                 $0.to == to && $0.body == body && $0.at >= since.addingTimeInterval(-1) && !excluding.contains($0.sid)
             }
