@@ -1,5 +1,7 @@
+import CoreMetrics
 import JSONRPC
 import NIOCore
+import Synchronization
 import Testing
 
 @Suite struct RouterTests {
@@ -241,5 +243,42 @@ private struct InnerDecodingMethod: JSONRPCMethod {
         #expect(response?["error"]?["code"] == -32603)
         let text = try #require(response).jsonString
         #expect(!text.contains("secretColumn"), "\(text)")
+    }
+}
+
+/// Counts the handlers running at once.
+private final class ConcurrencyProbe: Sendable {
+    let running = Atomic<Int>(0)
+    let peak = Atomic<Int>(0)
+}
+
+private struct ProbeMethod: JSONRPCMethod {
+    static let name = "test.probe"
+    let probe: ConcurrencyProbe
+    func handle(_ params: NoParams, context: RequestContext) async throws -> Int {
+        let now = probe.running.add(1, ordering: .sequentiallyConsistent).newValue
+        _ = probe.peak.max(now, ordering: .sequentiallyConsistent)
+        try await Task.sleep(for: .milliseconds(20))
+        probe.running.subtract(1, ordering: .sequentiallyConsistent)
+        return now
+    }
+}
+
+@Suite struct BatchConcurrencyTests {
+    @Test func aBatchRunsAtMostItsConcurrencyAtOnceAndAnswersEveryRequestInOrder() async throws {
+        let probe = ConcurrencyProbe()
+        let router = JSONRPCRouter(
+            methods: [ProbeMethod(probe: probe)],
+            configuration: .init(maximumBatchConcurrency: 4),
+            logger: TestSupport.logger,
+            metricsFactory: NOOPMetricsHandler.instance
+        )
+        let batch = (1...20).map { #"{"jsonrpc":"2.0","method":"test.probe","id":\#($0)}"# }.joined(separator: ",")
+        let response = try #require(try await TestSupport.respond(router, "[" + batch + "]"))
+        let ids = try #require(response.arrayValue).map { $0["id"]?.intValue }
+        #expect(ids == Array(1...20))
+        let peak = probe.peak.load(ordering: .sequentiallyConsistent)
+        #expect(peak <= 4, "at most 4 at once, saw \(peak)")
+        #expect(peak >= 2, "the batch still runs concurrently")
     }
 }

@@ -18,17 +18,22 @@ public final class JSONRPCRouter: Sendable {
         /// Where request lines go; `nil` for the router's logger (``SwiftLogRequestLog``). Lines are written only
         /// when the router's logger lets `requestLogLevel` through.
         public var requestLog: (any RequestLog)?
+        /// The most requests of one batch that run at once; the others wait for a place. (A connection counts a
+        /// batch as one request in flight, so without this 64 batches of 100 would be 6,400 handlers at once.)
+        public var maximumBatchConcurrency: Int
 
         public init(
             maximumBatchSize: Int = 100,
             requestLogLevel: Logger.Level = .info,
             maximumNestingDepth: Int = 128,
-            requestLog: (any RequestLog)? = nil
+            requestLog: (any RequestLog)? = nil,
+            maximumBatchConcurrency: Int = 8
         ) {
             self.maximumBatchSize = maximumBatchSize
             self.requestLogLevel = requestLogLevel
             self.maximumNestingDepth = maximumNestingDepth
             self.requestLog = requestLog
+            self.maximumBatchConcurrency = max(1, maximumBatchConcurrency)
         }
     }
 
@@ -111,15 +116,20 @@ public final class JSONRPCRouter: Sendable {
                 .invalidRequest("a batch may hold at most \(configuration.maximumBatchSize) requests")
             )
         }
-        // The requests of a batch run concurrently; the responses keep the requests' order, which the
-        // specification does not ask for but makes a batch easier to read.
+        // The requests of a batch run concurrently, `maximumBatchConcurrency` at a time; the responses keep the
+        // requests' order, which the specification does not ask for but makes a batch easier to read.
         let responses = await withTaskGroup(of: (Int, JSONRPCResponse?).self) { group in
-            for (index, element) in elements.enumerated() {
+            var pending = elements.enumerated().makeIterator()
+            func startNext() -> Bool {
+                guard let (index, element) = pending.next() else { return false }
                 group.addTask { (index, await self.respond(toElement: element)) }
+                return true
             }
+            for _ in 0..<configuration.maximumBatchConcurrency where !startNext() { break }
             var responses = [JSONRPCResponse?](repeating: nil, count: elements.count)
-            for await (index, response) in group {
+            while let (index, response) = await group.next() {
                 responses[index] = response
+                _ = startNext()
             }
             return responses.compactMap { $0 }
         }
