@@ -222,10 +222,12 @@ struct MemberStore: Sendable {
         """
     }
 
+    /// The keyword and the correlation id come from the client and the audit log can never be changed: a phone
+    /// number in either is masked before it is written, as in the logs.
     private static func auditParameters(_ audit: AuditContext) -> [PostgresValue] {
         [
-            .text(audit.source.rawValue), .text(audit.keyword ?? ""), .text(audit.messageSID ?? ""),
-            .text(audit.correlationID),
+            .text(audit.source.rawValue), .text(PhoneNumberRedaction.redact(audit.keyword ?? "")),
+            .text(audit.messageSID ?? ""), .text(PhoneNumberRedaction.redact(audit.correlationID)),
         ]
     }
 }

@@ -54,6 +54,30 @@ struct OptInAuditTests {
         }
     }
 
+    @Test func aNumberInAClientsKeywordOrCorrelationIDIsMaskedBeforeTheAuditLogKeepsIt() async throws {
+        try await MembersHarness.run { harness in
+            let household = try await harness.createHousehold()
+            let added = try await harness.result(
+                "member.add", ["household_id": .string(household), "name": "Ann", "phone": "+14155550123"])
+            let member = try #require(added["id"])
+            _ = try await harness.result(
+                "member.optOut",
+                Self.withMeta(
+                    ["member_id": member, "source": "sms_keyword", "keyword": "14155550124"],
+                    correlationID: "otp-14155550125"))
+            let rows = try await Self.auditRows(harness, member: member)
+            let last = try #require(rows.last)
+            #expect(last["keyword"] == "*******0124")
+            #expect(last["correlation_id"] == "otp-*******0125")
+            let stored = try await harness.database.query(
+                "SELECT keyword, correlation_id FROM opt_in_audit_log WHERE correlation_id LIKE 'otp-%'")
+            let row = try #require(stored.first)
+            let keyword: String? = try row.decode("keyword")
+            let correlationID: String? = try row.decode("correlation_id")
+            #expect(keyword == "*******0124" && correlationID == "otp-*******0125", "masked where it is stored")
+        }
+    }
+
     @Test func aChangeMadeInSQLIsRecordedAsOperatorWithoutAContextLeak() async throws {
         try await MembersHarness.run { harness in
             let household = try await harness.createHousehold()
