@@ -39,13 +39,15 @@ public struct Fernet: Sendable {
     /// Verifies and decrypts a token.
     ///
     /// Checks run in this order, so the first failure is the one reported: size limit, base64, length, version,
-    /// HMAC (constant time), ciphertext block alignment, padding, expiry (only when `ttl` is given), and a
-    /// timestamp too far in the future. Nothing about the plaintext is examined before the HMAC verifies.
+    /// HMAC (constant time), ciphertext block alignment, padding, then, only when `ttl` is given (as in the other
+    /// implementations), expiry and a timestamp too far in the future. Nothing about the plaintext is examined
+    /// before the HMAC verifies.
     /// - Parameters:
     ///   - token: A token from ``encrypt(_:now:iv:)`` or any Fernet implementation.
     ///   - ttl: If given, tokens whose timestamp is more than `ttl` seconds before `now` are rejected.
     ///   - now: The current time in Unix seconds; defaults to the wall clock.
-    ///   - maximumClockSkew: How far in the future a timestamp may be, to tolerate clocks that disagree.
+    ///   - maximumClockSkew: With a `ttl`, how far in the future a timestamp may be, to tolerate clocks that
+    ///     disagree.
     /// - Returns: The plaintext.
     /// - Throws: ``SecurityError`` with code `tooLarge`, `invalidToken`, `invalidSignature`, `invalidPadding`,
     ///   `expired`, `futureTimestamp` or `cryptoFailure`.
@@ -91,12 +93,13 @@ public struct Fernet: Sendable {
         case .failure(.library):
             throw SecurityError(.cryptoFailure, "libcrypto failed to decrypt the Fernet token")
         }
+        // Time matters only to a token with a time-to-live (as in the other implementations): data stored without
+        // one, such as a member's name written on a host whose clock ran ahead, stays readable.
+        guard let ttl else { return plaintext }
         // Overflow means the timestamp is absurdly far in the past, which is as expired as it gets.
-        if let ttl {
-            let (age, overflow) = now.subtractingReportingOverflow(token.timestamp)
-            if overflow || age > ttl {
-                throw SecurityError(.expired, "the Fernet token is older than its time-to-live of \(ttl) seconds")
-            }
+        let (age, pastOverflow) = now.subtractingReportingOverflow(token.timestamp)
+        if pastOverflow || age > ttl {
+            throw SecurityError(.expired, "the Fernet token is older than its time-to-live of \(ttl) seconds")
         }
         // Overflow means the latest acceptable time is beyond Int64, so no timestamp can exceed it.
         let (latest, overflow) = now.addingReportingOverflow(maximumClockSkew)
