@@ -20,7 +20,16 @@ struct RegionMetadata: Sendable {
     /// trunk prefix typed out of habit (the British "+44 (0)20 …"), so it is dropped rather than rejected.
     static let callingCodesWithTrunkZero: Set<Int> = Set(
         table.values.filter { $0.trunkPrefix == 0 }.map(\.callingCode)
-    )
+    ).union(otherCallingCodesWithTrunkZero)
+
+    /// Countries outside the region table that also dial a trunk 0 that never begins a national number, so that
+    /// "+254 0712 345678" is the same number as "+254 712 345678" (not a second one that passes uniqueness). Left
+    /// out on purpose: countries whose national numbers may begin with 0 (Italy, San Marino, the Vatican, Côte
+    /// d'Ivoire, Benin, Gabon, Congo).
+    private static let otherCallingCodesWithTrunkZero: Set<Int> = [
+        20, 27, 51, 54, 58, 60, 62, 63, 64, 66, 82, 84, 86, 90, 91, 92, 93, 94, 95, 98, 212, 213, 233, 234,
+        251, 254, 255, 256, 260, 263, 353, 380, 880, 886, 966, 971, 972,
+    ]
 
     /// Regions sharing +1. They all dial `1` as trunk prefix and `011` for international calls; `00` is accepted
     /// too because people abroad write numbers that way and no NANP number starts with 0.

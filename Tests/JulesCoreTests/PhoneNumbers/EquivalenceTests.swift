@@ -37,6 +37,27 @@ struct EquivalenceTests {
         #expect(numbers.count == 1)
     }
 
+    @Test(
+        "a trunk 0 typed after the calling code is dropped outside the region table too",
+        arguments: [
+            ("+254 712 345678", "+254 0712 345678", "+254712345678"),
+            ("+86 10 1234 5678", "+86 010 1234 5678", "+861012345678"),
+            ("+60 12-345 6789", "+60 012-345 6789", "+60123456789"),
+            ("+62 812 3456 7890", "+62 0812 3456 7890", "+6281234567890"),
+            ("+20 2 1234 5678", "+20 02 1234 5678", "+20212345678"),
+        ])
+    func trunkZeroAfterTheCallingCode(_ plain: String, _ withZero: String, _ e164: String) throws {
+        let first = try PhoneNumber(parsing: plain, defaultRegion: .us)
+        let second = try PhoneNumber(parsing: withZero, defaultRegion: .us)
+        #expect(first.e164 == e164)
+        #expect(second == first, "one number, so one blind index")
+    }
+
+    @Test("Italy's leading 0 belongs to the number")
+    func italianZeroIsKept() throws {
+        #expect(try PhoneNumber(parsing: "+39 06 1234 5678", defaultRegion: .us).e164 == "+390612345678")
+    }
+
     @Test("region codes are case-insensitive and validated")
     func regionCodes() {
         #expect(Region(code: "gb") == .gb)
