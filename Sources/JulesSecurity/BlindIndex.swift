@@ -38,6 +38,14 @@ public struct BlindIndex: Sendable {
         Base64URL.encode(LibCrypto.randomBytes(count: minimumKeyLength))
     }
 
+    /// Whether this index's key is (or begins with) one of `ring`'s Fernet keys. One secret must serve one
+    /// purpose: a Fernet key that also keyed the index would make the index's HMAC and the tokens' HMACs share a
+    /// key, and leaking one configuration value would give away both.
+    public func sharesKey(with ring: FernetKeyRing) -> Bool {
+        let head = Array(key.prefix(FernetKey.byteCount))
+        return ring.keys.contains { ConstantTime.equals(Array($0.signingKey) + $0.encryptionKey, head) }
+    }
+
     /// The index of `value`: HMAC-SHA256(key, UTF-8 of value) as 64 lowercase hex characters.
     public func index(_ value: String) -> String {
         Hex.encode(LibCrypto.hmacSHA256(key: key, data: Array(value.utf8)))

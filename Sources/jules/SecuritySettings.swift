@@ -33,6 +33,11 @@ struct SecuritySettings {
         } catch {
             throw ValidationError("JULES_BLIND_INDEX_KEY is not usable: \(error.message)")
         }
+        guard !blindIndex.sharesKey(with: keyRing) else {
+            throw ValidationError(
+                "JULES_BLIND_INDEX_KEY must not be one of the JULES_ENCRYPTION_KEYS: each key has one use "
+                    + "(`jules keygen` prints a fresh set)")
+        }
         cipher = PIICipher(keyRing: keyRing, blindIndex: blindIndex)
         defaultRegion = try Self.region()
     }

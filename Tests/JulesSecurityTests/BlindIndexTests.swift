@@ -1,3 +1,4 @@
+import Foundation
 import JulesSecurity
 import Testing
 
@@ -53,5 +54,18 @@ struct BlindIndexTests {
         var dumped = ""
         dump(try BlindIndex(key: Array(repeating: 0xAB, count: 32)), to: &dumped)
         #expect(!dumped.contains("171"))
+    }
+
+    @Test("a key that is also one of the Fernet keys is told apart")
+    func sharedKeys() throws {
+        let fernet = FernetKey.generate()
+        let ring = try FernetKeyRing(keys: [FernetKey.generate(), fernet])
+        #expect(try BlindIndex(base64URL: fernet.base64URL).sharesKey(with: ring))
+        #expect(!(try BlindIndex(base64URL: BlindIndex.generateKey()).sharesKey(with: ring)))
+        // A longer key that begins with a Fernet key is that key too.
+        let standard = fernet.base64URL
+            .replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        let longer = try BlindIndex(key: Array(try #require(Data(base64Encoded: standard))) + [1, 2, 3])
+        #expect(longer.sharesKey(with: ring))
     }
 }

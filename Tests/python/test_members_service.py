@@ -73,6 +73,18 @@ def test_serve_refuses_unusable_settings(jules_bin, short_tmp, variable, value):
         assert value not in result.stderr.replace(variable, ""), "a bad key is not echoed"
 
 
+def test_serve_refuses_a_blind_index_key_that_is_also_an_encryption_key(jules_bin, short_tmp):
+    env = clean_env(**key_set(jules_bin))
+    fernet_key = env["JULES_ENCRYPTION_KEYS"].split(",")[0]
+    env["JULES_BLIND_INDEX_KEY"] = fernet_key
+    result = subprocess.run([jules_bin, "serve", "--socket", str(short_tmp / "s.sock")], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "JULES_BLIND_INDEX_KEY must not be one of the JULES_ENCRYPTION_KEYS" in result.stderr
+    assert fernet_key not in result.stderr, "the key is not echoed"
+    assert not (short_tmp / "s.sock").exists()
+
+
 def test_keys_can_come_from_files(jules_bin, short_tmp):
     keys = key_set(jules_bin)
     (short_tmp / "enc").write_text(keys["JULES_ENCRYPTION_KEYS"] + "\n")
