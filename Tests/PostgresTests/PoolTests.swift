@@ -62,7 +62,8 @@ struct PoolTests {
     @Test func aCancelledWaiterLeavesTheQueue() async throws {
         try await TestDatabase.withClient(try TestDatabase.configuration { $0.poolSize = 1 }) { client in
             try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { _ = try await client.query("SELECT pg_sleep(0.5)") }
+                // Long enough that the waiter surely queues behind it on a busy machine (half a second did not).
+                group.addTask { _ = try await client.query("SELECT pg_sleep(3)") }
                 try await waitUntil { client.statistics.inUse == 1 }
                 let waiter = Task { try await client.query("SELECT 1") }
                 try await waitUntil { client.statistics.waiting == 1 }
@@ -77,7 +78,8 @@ struct PoolTests {
 
     @Test func shutdownWaitsForInFlightWork() async throws {
         let client = PostgresClient(configuration: try TestDatabase.configuration(), logger: TestDatabase.logger)
-        async let slow = client.query("SELECT pg_sleep(0.3) AS slept")
+        // Long enough to be seen in use on a busy machine.
+        async let slow = client.query("SELECT pg_sleep(1) AS slept")
         try await waitUntil { client.statistics.inUse == 1 }
         await client.shutdown()
         #expect(try await slow.count == 1)
