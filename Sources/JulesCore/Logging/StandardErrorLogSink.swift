@@ -19,8 +19,9 @@ import Synchronization
 public final class StandardErrorLogSink: LogSink, @unchecked Sendable {
     // Sendable: `pending`, `flusherStarted` and `flusherRunning` are read and written only between
     // `pthread_mutex_lock(mutex)` and `pthread_mutex_unlock(mutex)`; the writer's state only inside `writeLock`,
-    // which also keeps one writer at a time on the descriptor. Every other stored property is a `let` set in `init`. The mutex and condition are allocated once
-    // and never freed: the shared sink lives as long as the process, and the flusher thread holds the others.
+    // which also keeps one writer at a time on the descriptor. Every other stored property is a `let` set in
+    // `init`. The mutex and condition are allocated once and never freed: the shared sink lives as long as the
+    // process, and the flusher thread holds the others.
 
     /// Standard error: the sink every log handler uses unless told otherwise.
     /// What it holds is written at normal process exit.

@@ -72,7 +72,7 @@ struct SMSDeliveryReports: Sendable {
             audit: .init(source: .carrier, keyword: nil, messageSID: messageSID, correlationID: correlationID))
         if case .changed = outcome {
             SMSMetrics().optOuts.increment()
-            logger.notice("member opted out by the carrier", metadata: ["member_id": .string(memberID.lowercased)])
+            logger.notice("member opted out by the carrier", metadata: ["member_id": .string(memberID.lowercasedText)])
         }
     }
 }

@@ -63,15 +63,15 @@ public struct SMS: Sendable {
         case .reachable: break
         case .unknown, .deleted:
             throw .notFound(
-                "No live member has this id", details: ["member_id": .string(memberID.lowercased)])
+                "No live member has this id", details: ["member_id": .string(memberID.lowercasedText)])
         case .optedOut:
             throw .forbidden(
                 "The member opted out of messages",
-                details: ["member_id": .string(memberID.lowercased), "reason": "opted_out"])
+                details: ["member_id": .string(memberID.lowercasedText), "reason": "opted_out"])
         case .pending where priority == .bulk:
             throw .forbidden(
                 "The member has not opted in yet: only replies may be sent",
-                details: ["member_id": .string(memberID.lowercased), "reason": "not_opted_in"])
+                details: ["member_id": .string(memberID.lowercasedText), "reason": "not_opted_in"])
         case .pending: break
         }
         return SMSQueue.NewMessage(
@@ -119,17 +119,17 @@ struct SMSSendMethod: JSONRPCMethod {
         guard inserted.contains(message.id) else {
             // Deleted between the check and the insert.
             throw JSONRPCError.notFound(
-                "No live member has this id", details: ["member_id": .string(params.memberID.lowercased)])
+                "No live member has this id", details: ["member_id": .string(params.memberID.lowercasedText)])
         }
         sms.wakeup.signal()
         context.logger.info(
             "SMS queued",
             metadata: [
-                "message_id": .string(message.id.lowercased), "member_id": .string(params.memberID.lowercased),
+                "message_id": .string(message.id.lowercasedText), "member_id": .string(params.memberID.lowercasedText),
                 "segments": .stringConvertible(message.encoding.segments),
             ])
         return Result(
-            messageID: message.id.lowercased, status: .queued, segments: message.encoding.segments,
+            messageID: message.id.lowercasedText, status: .queued, segments: message.encoding.segments,
             encoding: message.encoding.alphabet)
     }
 }
@@ -253,10 +253,10 @@ struct SMSSendBatchMethod: JSONRPCMethod {
         var ids = [String?](repeating: nil, count: params.messages.count)
         for (index, message) in messages {
             if inserted.contains(message.id) {
-                ids[index] = message.id.lowercased
+                ids[index] = message.id.lowercasedText
             } else {
                 let error = JSONRPCError.notFound(
-                    "No live member has this id", details: ["member_id": .string(message.memberID.lowercased)])
+                    "No live member has this id", details: ["member_id": .string(message.memberID.lowercasedText)])
                 rejected.append(Rejection(index: index, error: error))
             }
         }
@@ -265,10 +265,10 @@ struct SMSSendBatchMethod: JSONRPCMethod {
         context.logger.info(
             "SMS batch queued",
             metadata: [
-                "batch_id": .string(batchID.lowercased), "accepted": .stringConvertible(inserted.count),
+                "batch_id": .string(batchID.lowercasedText), "accepted": .stringConvertible(inserted.count),
                 "rejected": .stringConvertible(rejected.count),
             ])
-        return Result(batchID: batchID.lowercased, accepted: inserted.count, rejected: rejected, messageIDs: ids)
+        return Result(batchID: batchID.lowercasedText, accepted: inserted.count, rejected: rejected, messageIDs: ids)
     }
 
     /// One entry, checked field by field so that its error names the field.
@@ -349,19 +349,20 @@ struct SMSStatusMethod: JSONRPCMethod {
         switch (params.messageID, params.batchID) {
         case (let id?, nil):
             guard let record = try await sms.queue.message(id: id) else {
-                throw JSONRPCError.notFound("No message has this id", details: ["message_id": .string(id.lowercased)])
+                throw JSONRPCError.notFound(
+                    "No message has this id", details: ["message_id": .string(id.lowercasedText)])
             }
             return .message(record)
         case (nil, let id?):
             guard let (entries, counts) = try await sms.queue.batchCounts(id: id) else {
-                throw JSONRPCError.notFound("No batch has this id", details: ["batch_id": .string(id.lowercased)])
+                throw JSONRPCError.notFound("No batch has this id", details: ["batch_id": .string(id.lowercasedText)])
             }
             var all: [String: Int] = [:]
             for status in SMSStatus.allCases { all[status.rawValue] = counts[status] ?? 0 }
             let pending = (counts[.queued] ?? 0) + (counts[.sending] ?? 0)
             return .batch(
                 BatchResult(
-                    batchID: id.lowercased, total: counts.values.reduce(0, +), entries: entries, counts: all,
+                    batchID: id.lowercasedText, total: counts.values.reduce(0, +), entries: entries, counts: all,
                     done: pending == 0))
         default:
             throw JSONRPCError.invalidParams(field: "params", reason: "give exactly one of message_id and batch_id")
@@ -503,7 +504,8 @@ struct SMSStatusCallbackMethod: JSONRPCMethod {
             correlationID: context.correlationID, logger: context.logger)
         switch outcome {
         case .applied(let report):
-            return Result(messageID: report.id.lowercased, status: report.status, changed: report.changed, held: false)
+            return Result(
+                messageID: report.id.lowercasedText, status: report.status, changed: report.changed, held: false)
         case .held:
             return Result(messageID: nil, status: status ?? .sent, changed: false, held: true)
         case .unknown:

@@ -644,7 +644,7 @@ public struct SMSQueue: Sendable {
 
     /// A `uuid[]` parameter, in PostgreSQL's array text form.
     static func uuidArray(_ ids: some Sequence<UUID>) -> PostgresValue {
-        .text("{" + ids.map(\.lowercased).joined(separator: ",") + "}")
+        .text("{" + ids.map(\.lowercasedText).joined(separator: ",") + "}")
     }
 
 }

@@ -193,7 +193,7 @@ public struct SMSSender: Service {
                 metrics.finished(.failed, segments: message.segments)
                 logger.info(
                     "SMS not sent: the member may not be texted",
-                    metadata: ["message_id": "\(message.id.lowercased)", "reason": "\(reason.rawValue)"])
+                    metadata: ["message_id": "\(message.id.lowercasedText)", "reason": "\(reason.rawValue)"])
                 return nil
             case .lost:
                 return nil
@@ -201,7 +201,7 @@ public struct SMSSender: Service {
         } catch {
             logger.warning(
                 "an SMS could not be started",
-                metadata: ["message_id": "\(message.id.lowercased)", "error": "\(error)"])
+                metadata: ["message_id": "\(message.id.lowercasedText)", "error": "\(error)"])
             return nil
         }
     }
@@ -214,7 +214,7 @@ public struct SMSSender: Service {
         } catch {
             logger.error(
                 "an SMS recipient's number could not be decrypted",
-                metadata: ["message_id": "\(message.id.lowercased)", "error": "\(error)"])
+                metadata: ["message_id": "\(message.id.lowercasedText)", "error": "\(error)"])
             await record(
                 message, attempt: attempt,
                 failure: ProviderFailure(kind: .permanent, message: "the member's number could not be decrypted"))
@@ -262,13 +262,15 @@ public struct SMSSender: Service {
                     }
                     logger.debug(
                         "SMS sent",
-                        metadata: ["message_id": "\(id.lowercased)", "attempt": "\(attempt)", "sid": "\(receipt.sid)"])
+                        metadata: [
+                            "message_id": "\(id.lowercasedText)", "attempt": "\(attempt)", "sid": "\(receipt.sid)",
+                        ])
                 }
                 return
             } catch {
                 logger.warning(
                     "a sent SMS could not be recorded yet",
-                    metadata: ["message_id": "\(id.lowercased)", "error": "\(error)"])
+                    metadata: ["message_id": "\(id.lowercasedText)", "error": "\(error)"])
             }
         }
     }
@@ -289,7 +291,7 @@ public struct SMSSender: Service {
     /// back in the queue after a backoff.
     private func record(_ message: SMSQueue.Claimed, attempt: Int, failure: ProviderFailure) async {
         let metadata: Logger.Metadata = [
-            "message_id": "\(message.id.lowercased)", "attempt": "\(attempt)",
+            "message_id": "\(message.id.lowercasedText)", "attempt": "\(attempt)",
             "provider_code": "\(failure.code.map(String.init) ?? "none")",
             "http_status": "\(failure.httpStatus.map(String.init) ?? "none")", "error": "\(failure.message)",
         ]
@@ -336,7 +338,8 @@ public struct SMSSender: Service {
             switch try await provider.find(to: to, body: body, since: since, excluding: known) {
             case .found(let receipt):
                 logger.info(
-                    "SMS found at the provider after an unknown outcome", metadata: ["message_id": "\(id.lowercased)"])
+                    "SMS found at the provider after an unknown outcome",
+                    metadata: ["message_id": "\(id.lowercasedText)"])
                 metrics.reconciled.increment(by: 1)
                 await recordSent(id, segments: segments, receipt: receipt, attempt: attempt ?? 0)
             case .notFound:
@@ -351,31 +354,35 @@ public struct SMSSender: Service {
                 }
                 logger.info(
                     "SMS not found at the provider after an unknown outcome; queued again",
-                    metadata: ["message_id": "\(id.lowercased)", "status": "\(status?.rawValue ?? "lost")"])
+                    metadata: ["message_id": "\(id.lowercasedText)", "status": "\(status?.rawValue ?? "lost")"])
             }
         } catch {
             let waited = Date().timeIntervalSince(since)
             guard waited > Double(configuration.unknownOutcomeLimit.components.seconds) else {
                 logger.warning(
                     "an SMS of unknown outcome could not be reconciled yet; trying again after its lease",
-                    metadata: ["message_id": "\(id.lowercased)", "error": "\(error)"])
+                    metadata: ["message_id": "\(id.lowercasedText)", "error": "\(error)"])
                 return
             }
             // Asked in vain for too long: sending it again could deliver it twice, so it ends here.
-            do {
-                if try await queue.giveUp(
-                    id, instance: configuration.instance,
-                    message: "the provider could not be asked whether it took the message: \(error)")
-                {
-                    metrics.finished(.failed, segments: segments)
-                }
-                logger.error(
-                    "an SMS of unknown outcome could not be reconciled in time; it ends failed (unknown_outcome)",
-                    metadata: ["message_id": "\(id.lowercased)", "error": "\(error)"])
-            } catch {
-                logger.warning(
-                    "an SMS of unknown outcome could not be given up yet", metadata: ["error": "\(error)"])
+            await giveUp(id: id, segments: segments, lookupError: error)
+        }
+    }
+
+    /// Ends a message whose fate the provider could not be asked about in time: `failed`, `unknown_outcome`.
+    private func giveUp(id: UUID, segments: Int, lookupError: any Error) async {
+        do {
+            if try await queue.giveUp(
+                id, instance: configuration.instance,
+                message: "the provider could not be asked whether it took the message: \(lookupError)")
+            {
+                metrics.finished(.failed, segments: segments)
             }
+            logger.error(
+                "an SMS of unknown outcome could not be reconciled in time; it ends failed (unknown_outcome)",
+                metadata: ["message_id": "\(id.lowercasedText)", "error": "\(lookupError)"])
+        } catch {
+            logger.warning("an SMS of unknown outcome could not be given up yet", metadata: ["error": "\(error)"])
         }
     }
 
@@ -429,7 +436,7 @@ public struct SMSSender: Service {
         } catch {
             logger.error(
                 "a carrier opt-out could not be recorded",
-                metadata: ["member_id": "\(memberID.lowercased)", "error": "\(error)"])
+                metadata: ["member_id": "\(memberID.lowercasedText)", "error": "\(error)"])
         }
     }
 
@@ -449,11 +456,6 @@ final class InFlightCount: Sendable {
     private let count = Atomic<Int>(0)
     var value: Int { count.load(ordering: .acquiring) }
     func add(_ delta: Int) { count.add(delta, ordering: .releasing) }
-}
-
-extension UUID {
-    /// The lowercase form the API and the logs use.
-    var lowercased: String { lowercasedText }
 }
 
 /// Wakes the sender when a message is queued here or a request in flight ends, so it need not wait for its next
