@@ -80,11 +80,15 @@ struct StateDatabase: Sendable {
 
     /// Writes a state straight to PostgreSQL (Redis unreachable), recording that the cached copy is stale.
     ///
-    /// - Parameter change: Computes the new state from the current one (a replace ignores it, a merge applies
-    ///   the patch; `nil` deletes); an error it throws rolls the transaction back.
+    /// - Parameters:
+    ///   - dependsOnCurrent: Whether the new state is built on the current one (a merge), so that updates still in
+    ///     the unreachable journal must be combined with it once Redis is back.
+    ///   - change: Computes the new state from the current one (a replace ignores it, a merge applies the patch;
+    ///     `nil` deletes); an error it throws rolls the transaction back.
     func writeBypassingCache(
         _ household: UUID,
         expected: Int64?,
+        dependsOnCurrent: Bool,
         change: @Sendable (JSONValue?) throws -> JSONValue?
     ) async throws -> BypassOutcome {
         try await database.withTransaction { transaction in
@@ -122,21 +126,105 @@ struct StateDatabase: Sendable {
                 "UPDATE conversation_states SET state = $2, version = $3, updated_at = now() WHERE household_id = $1",
                 [.uuid(household), newState.map { .json($0.jsonString) } ?? .null, .int(version)]
             )
+            // A merge as the first write of an outage keeps the state it started from, for ``rebase(_:onto:)``; a
+            // replace or delete at any point makes the outage's state independent of what the journal held.
             _ = try await transaction.query(
                 """
-                INSERT INTO state_cache_invalidations (household_id, version) VALUES ($1, $2)
-                ON CONFLICT (household_id) DO UPDATE SET version = EXCLUDED.version
+                INSERT INTO state_cache_invalidations (household_id, version, needs_rebase, base_version, base_state)
+                VALUES ($1, $2, $5, $3, CASE WHEN $5 THEN $4::jsonb END)
+                ON CONFLICT (household_id) DO UPDATE SET version = EXCLUDED.version,
+                    needs_rebase = state_cache_invalidations.needs_rebase AND EXCLUDED.needs_rebase,
+                    base_state = CASE WHEN EXCLUDED.needs_rebase THEN state_cache_invalidations.base_state END
                 """,
-                [.uuid(household), .int(version)]
+                [
+                    .uuid(household), .int(version), .int(current),
+                    currentState.map { .json($0.jsonString) } ?? .null, .bool(dependsOnCurrent),
+                ]
             )
             return .written(ConversationState(state: newState, version: version))
         }
     }
 
-    /// The households whose cached state is stale, with the version the cache must not be older than.
-    func pendingInvalidations() async throws(PostgresError) -> [(household: UUID, version: Int64)] {
-        let rows = try await database.query("SELECT household_id, version FROM state_cache_invalidations")
-        return try rows.map { row throws(PostgresError) in (try row.decode("household_id"), try row.decode("version")) }
+    /// A household written around the cache.
+    struct Invalidation: Sendable, Equatable {
+        var household: UUID
+        /// The cache must not hold a version older than this.
+        var version: Int64
+        /// Whether the newest journal state may still need combining with the writes made around the cache.
+        var needsRebase: Bool
+    }
+
+    /// The households whose cached state is stale.
+    func pendingInvalidations() async throws(PostgresError) -> [Invalidation] {
+        let rows = try await database.query(
+            "SELECT household_id, version, needs_rebase FROM state_cache_invalidations")
+        return try rows.map { row throws(PostgresError) in
+            Invalidation(
+                household: try row.decode("household_id"), version: try row.decode("version"),
+                needsRebase: try row.decode("needs_rebase"))
+        }
+    }
+
+    /// Combines the writes made around the cache with `journaled`, the household's newest state in Redis when
+    /// it is back: when that state is newer than the one the first write around the cache started from, it holds
+    /// acknowledged updates PostgreSQL never stored, which the writes around the cache did not see. The
+    /// combination (``ThreeWayMerge``, the later writes winning where both changed a value) is stored at the next
+    /// version. Returns the version the cache must not be older than now, or `nil` when there was nothing to do
+    /// (another instance did it, or nothing was missing).
+    func rebase(_ household: UUID, onto journaled: ConversationState?) async throws -> Int64? {
+        try await database.withTransaction { transaction in
+            // Rows locked in the order writes around the cache lock them: the state, then the invalidation.
+            let states = try await transaction.query(
+                """
+                SELECT state::text AS state, version FROM conversation_states WHERE household_id = $1 FOR UPDATE
+                """,
+                [.uuid(household)]
+            )
+            let pending = try await transaction.query(
+                """
+                SELECT base_version, base_state::text AS base_state FROM state_cache_invalidations
+                WHERE household_id = $1 AND needs_rebase FOR UPDATE
+                """,
+                [.uuid(household)]
+            )
+            guard let row = pending.first, let current = states.first else { return nil }
+            let baseVersion: Int64 = try row.decode("base_version")
+            var newVersion: Int64?
+            if let journaled, journaled.version > baseVersion {
+                let base = try Self.parseStored(try row.decode("base_state", as: String?.self))
+                let ours = try Self.parseStored(try current.decode("state", as: String?.self))
+                let merged = ThreeWayMerge.merge(base: base, ours: ours, theirs: journaled.state)
+                if merged != ours {
+                    let version = try current.decode("version", as: Int64.self) + 1
+                    _ = try await transaction.query(
+                        """
+                        UPDATE conversation_states SET state = $2, version = $3, updated_at = now()
+                        WHERE household_id = $1
+                        """,
+                        [.uuid(household), merged.map { .json($0.jsonString) } ?? .null, .int(version)]
+                    )
+                    newVersion = version
+                }
+            }
+            _ = try await transaction.query(
+                """
+                UPDATE state_cache_invalidations
+                SET needs_rebase = false, base_state = NULL, version = GREATEST(version, coalesce($2, version))
+                WHERE household_id = $1
+                """,
+                [.uuid(household), newVersion.map { .int($0) } ?? .null]
+            )
+            return newVersion
+        }
+    }
+
+    private static func parseStored(_ text: String?) throws -> JSONValue? {
+        guard let text else { return nil }
+        do {
+            return try JSONParser.parse(text)
+        } catch {
+            throw PostgresError(code: .decodingFailed, message: "a stored conversation state is not valid JSON")
+        }
     }
 
     /// Forgets an invalidation once the cache is clean, unless a newer bypass write replaced it meanwhile.

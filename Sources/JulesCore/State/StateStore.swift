@@ -60,6 +60,7 @@ public final class StateStore: Sendable {
     private let hitCounter = Counter(label: "jules_state_cache_hits_total")
     private let missCounter = Counter(label: "jules_state_cache_misses_total")
     private let bypassCounter = Counter(label: "jules_state_bypass_writes_total")
+    private let rebaseCounter = Counter(label: "jules_state_outage_rebases_total")
 
     public init(
         database: PostgresClient,
@@ -178,7 +179,11 @@ public final class StateStore: Sendable {
 
     private func updateBypassingCache(_ household: UUID, _ change: Change, expected: Int64?) async throws -> Int64 {
         let maximumStateBytes = self.maximumStateBytes
-        let outcome = try await rows.writeBypassingCache(household, expected: expected) { current in
+        var dependsOnCurrent = false
+        if case .merge = change { dependsOnCurrent = true }
+        let outcome = try await rows.writeBypassingCache(
+            household, expected: expected, dependsOnCurrent: dependsOnCurrent
+        ) { current in
             let newState = change.apply(to: current)
             if let newState { _ = try Self.encode(newState, maximumBytes: maximumStateBytes) }
             return newState
@@ -344,14 +349,46 @@ public final class StateStore: Sendable {
         try await dropStaleCopies()
     }
 
-    /// Drops every cached copy older than a write made around the cache, then forgets those writes.
+    /// Combines the journal's newest state with the writes made around the cache where both exist, drops every
+    /// cached copy older than a write made around the cache, then forgets those writes.
     func dropStaleCopies() async throws {
         let connections = cache.redis.connectionsOpened
-        for (household, version) in try await rows.pendingInvalidations() {
-            try await cache.invalidate(household, olderThan: version)
-            try await rows.clearInvalidation(household, version: version)
+        var rebased = 0
+        for pending in try await rows.pendingInvalidations() {
+            var version = pending.version
+            if pending.needsRebase {
+                let journaledState = try await journaled(pending)
+                if let newVersion = try await rows.rebase(pending.household, onto: journaledState) {
+                    version = max(version, newVersion)
+                    rebased += 1
+                    rebaseCounter.increment()
+                }
+            }
+            try await cache.invalidate(pending.household, olderThan: version)
+            try await rows.clearInvalidation(pending.household, version: version)
+        }
+        if rebased > 0 {
+            logger.info(
+                "combined updates the journal held with merges made while Redis was unreachable",
+                metadata: ["households": .stringConvertible(rebased)]
+            )
         }
         checkedAtConnections.store(connections, ordering: .relaxed)
+    }
+
+    /// The household's newest state in Redis (the journal's newest entry for it, if PostgreSQL lacks it). An
+    /// unreadable copy counts as none: it is dropped like any stale copy.
+    private func journaled(_ pending: StateDatabase.Invalidation) async throws -> ConversationState? {
+        guard let cached = try await cache.read(pending.household) else { return nil }
+        do {
+            return try ConversationState(storedText: cached.stored, version: cached.version)
+        } catch {
+            logger.error(
+                "a cached conversation state is unreadable; the writes made around Redis stand alone",
+                metadata: ["household_id": .string(pending.household.lowercasedText)]
+            )
+            return nil
+        }
     }
 }
 

@@ -62,4 +62,58 @@ struct StateRestartTests {
             #expect(try await harness.storedState(household)?.state == ["n": 4, "m": true, "k": 1])
         }
     }
+
+    /// A merge made around the cache starts from PostgreSQL, which lacks the updates still in the journal; when
+    /// Redis is back they are combined, so no acknowledged update is lost to the merge's higher version.
+    @Test func mergesDuringARedisOutageAreCombinedWithTheJournalsUnpersistedUpdates() async throws {
+        try await MembersHarness.run { harness in
+            let household = try await harness.createHousehold()
+            let replaced = try await harness.createHousehold("The Joneses")
+            let id = JSONValue.string(household)
+            _ = try await harness.result("state.update", ["household_id": id, "state": ["flow": "recipe", "n": 1]])
+            try await withPersister(harness) { try await harness.waitForEmptyJournal() }
+            // Acknowledged through the cache, not yet persisted.
+            _ = try await harness.result(
+                "state.update", ["household_id": id, "mode": "merge", "state": ["step": "confirming", "n": 2]])
+            _ = try await harness.result(
+                "state.update", ["household_id": .string(replaced), "state": ["old": true]])
+            try StorageTestSupport.runServices("redis stop")
+            do {
+                // PostgreSQL's copy lacks "step": the merge's base does too.
+                let during = try await harness.result(
+                    "state.update", ["household_id": id, "mode": "merge", "state": ["photo": "p1", "n": 3]])
+                #expect(
+                    try await harness.result("state.get", ["household_id": id])["state"]
+                        == ["flow": "recipe", "n": 3, "photo": "p1"])
+                #expect((during["version"]?.intValue ?? 0) > 2)
+                // A replace decides the whole state: nothing of the journal comes back into it.
+                _ = try await harness.result(
+                    "state.update", ["household_id": .string(replaced), "mode": "merge", "state": ["a": 1]])
+                _ = try await harness.result(
+                    "state.update", ["household_id": .string(replaced), "state": ["new": true]])
+            } catch {
+                try StorageTestSupport.runServices("redis start")
+                throw error
+            }
+            try StorageTestSupport.runServices("redis start")
+            try await withPersister(harness) {
+                for _ in 0..<200 where harness.state.isBypassingCache {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                #expect(!harness.state.isBypassingCache)
+                try await harness.waitForEmptyJournal()
+            }
+            let read = try await harness.result("state.get", ["household_id": id])
+            #expect(
+                read["state"] == ["flow": "recipe", "step": "confirming", "n": 3, "photo": "p1"],
+                "the journal's acknowledged merge and the merge made around it are both kept")
+            #expect(try await harness.storedState(household)?.state == read["state"])
+            #expect(
+                try await harness.result("state.get", ["household_id": .string(replaced)])["state"]
+                    == ["new": true])
+            let next = try await harness.result(
+                "state.update", ["household_id": id, "mode": "merge", "state": ["k": 1]])
+            #expect((next["version"]?.intValue ?? 0) > (read["version"]?.intValue ?? 0))
+        }
+    }
 }
