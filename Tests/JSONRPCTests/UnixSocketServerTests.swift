@@ -250,4 +250,39 @@ import Testing
         }
         #expect(access(configuration.path, F_OK) != 0)
     }
+
+    /// A line still arriving when the server stops is not the input's last message: it is not answered (with a
+    /// parse error, as a cut-off line at the client's own end of input would be), while the request in flight is.
+    @Test func gracefulShutdownDoesNotAnswerALineStillArriving() async throws {
+        let folder = ServerTestSupport.temporaryFolder()
+        let configuration = Self.config(folder)
+        let server = UnixSocketServer(
+            configuration: configuration, router: TestSupport.router(), logger: TestSupport.logger)
+        let group = ServiceGroup(services: [server], logger: TestSupport.logger)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var channel: ServerTestSupport.ClientChannel?
+            for _ in 0..<200 where channel == nil {
+                channel = try? await ServerTestSupport.connect(configuration.path)
+                if channel == nil { try await Task.sleep(for: .milliseconds(10)) }
+            }
+            let client = try #require(channel)
+            try await client.executeThenClose { inbound, outbound in
+                let tag = "cut-\(UInt32.random(in: 0...UInt32.max))"
+                let request = #"{"jsonrpc":"2.0","method":"test.sleep","params":{"ms":300,"tag":"\#(tag)"},"id":1}"#
+                // One write, so the partial line is read with the request, before the request starts.
+                try await outbound.write(ByteBuffer(string: request + "\n" + #"{"jsonrpc":"2.0","method":"test.echo""#))
+                try await StartedRequests.waitFor(tag)
+                await group.triggerGracefulShutdown()
+                var frames: [String] = []
+                for try await frame in inbound {
+                    if case .message(let buffer) = frame.kind { frames.append(String(buffer: buffer)) }
+                }
+                #expect(frames.count == 1, "only the request in flight is answered: \(frames)")
+                let response = try JSONParser.parse(Array((frames.first ?? "{}").utf8))
+                #expect(response["result"]?.stringValue == tag)
+            }
+            try await tasks.waitForAll()
+        }
+    }
 }

@@ -27,9 +27,11 @@ final class FrameInbox: Sendable {
         self.resumeReading = resumeReading
     }
 
-    /// Adds a frame; returns whether reading should pause.
+    /// Adds a frame; returns whether reading should pause. A frame arriving after the end (the server stopped
+    /// taking requests) is dropped.
     func push(_ frame: JSONRPCFrame) -> Bool {
         let (waiter, pause): (CheckedContinuation<JSONRPCFrame?, any Error>?, Bool) = state.withLockedValue { state in
+            if state.isFinished { return (nil, true) }
             if let waiter = state.waiter {
                 state.waiter = nil
                 return (waiter, false)
@@ -57,8 +59,8 @@ final class FrameInbox: Sendable {
         if let failure { waiter?.resume(throwing: failure) } else { waiter?.resume(returning: nil) }
     }
 
-    /// Whether reading is paused because the reader is behind.
-    var isReadPaused: Bool { state.withLockedValue { $0.readPaused } }
+    /// Whether to read no more: the reader is behind, or the stream has ended.
+    var isReadPaused: Bool { state.withLockedValue { $0.readPaused || $0.isFinished } }
 
     /// The next frame, waiting for one if none is there; `nil` once the input has ended.
     func next() async throws -> JSONRPCFrame? {

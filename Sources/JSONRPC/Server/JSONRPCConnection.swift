@@ -25,12 +25,14 @@ struct JSONRPCConnection {
         do {
             let slots = AsyncSemaphore(value: maximumInFlight)
             try await withThrowingDiscardingTaskGroup { group in
-                // On graceful shutdown the input side is closed: the loop below then sees the end of the input,
-                // while the requests in flight go on and write their responses.
+                // On graceful shutdown the inbox ends and reading stops: the loop below then sees the end of the
+                // input, while the requests in flight go on and write their responses. The input is not closed:
+                // that would hand a line still arriving to the decoder as the input's last message, and answer
+                // the client's cut-off request with a parse error.
                 try await withGracefulShutdownHandler {
                     try await readFrames(into: &group, slots: slots)
                 } onGracefulShutdown: {
-                    channel.close(mode: .input, promise: nil)
+                    connection.inbox.finish()
                 }
             }
         } catch is CancellationError {
