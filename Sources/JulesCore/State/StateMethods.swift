@@ -18,6 +18,12 @@ extension StateStore.Failure: JSONRPCErrorConvertible {
             .invalidParams(field: "params.state", reason: "must be a JSON object (after a merge, too)")
         case .unstorable(let field, let reason):
             .invalidParams(field: "params.state" + field, reason: reason)
+        case .appliedNotDurable(let version):
+            .unavailable(
+                "The update was applied at version \(version), but PostgreSQL could not store it yet; it is kept in "
+                    + "the journal and stored once PostgreSQL answers. Do not apply it again.",
+                details: ["applied_version": JSONValue(Int(version))]
+            )
         }
     }
 }

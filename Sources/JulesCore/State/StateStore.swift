@@ -41,6 +41,9 @@ public final class StateStore: Sendable {
         case notAnObject
         /// A value PostgreSQL cannot store in `jsonb`: `field` is its path below the state, e.g. `.steps[2].note`.
         case unstorable(field: String, reason: String)
+        /// A durable update was applied (in Redis and its journal, at `version`) but PostgreSQL could not store it
+        /// before the answer; the persister stores it once PostgreSQL answers.
+        case appliedNotDurable(version: Int64)
     }
 
     let cache: StateCache
@@ -230,7 +233,17 @@ public final class StateStore: Sendable {
             switch try await cache.write(household, stored: stored, expected: precondition) {
             case .written(let version):
                 if durable {
-                    try await rows.upsert([.init(household: household, version: version, state: newState)])
+                    do {
+                        try await rows.upsert([.init(household: household, version: version, state: newState)])
+                    } catch {
+                        // The update stands (and the journal will store it): saying only "failed" would invite the
+                        // client to apply it a second time.
+                        logger.warning(
+                            "a durable state update was applied but PostgreSQL could not store it yet",
+                            metadata: ["error": .string(String(describing: error))]
+                        )
+                        throw Failure.appliedNotDurable(version: version)
+                    }
                 }
                 return version
             case .versionMismatch(let current):

@@ -116,4 +116,52 @@ struct StateRestartTests {
             #expect((next["version"]?.intValue ?? 0) > (read["version"]?.intValue ?? 0))
         }
     }
+
+    /// A durable update that Redis applied but PostgreSQL could not store is not reported as a plain failure: the
+    /// client hears that it was applied, at which version, and the journal stores it later.
+    @Test func aDurableUpdatePostgreSQLCannotStoreIsReportedAsApplied() async throws {
+        try await MembersHarness.run { harness in
+            let household = try await harness.createHousehold()
+            let id = JSONValue.string(household)
+            _ = try await harness.result("state.update", ["household_id": id, "state": ["n": 1]])
+            // Every Redis connection the calls below may use is opened now, while PostgreSQL is up: a newly opened
+            // one makes the store check PostgreSQL for stale copies first, and that would fail before the write.
+            // Rounds of calls until one round opens none.
+            var opened = -1
+            for _ in 0..<20 where harness.redis.connectionsOpened != opened {
+                opened = harness.redis.connectionsOpened
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for _ in 0..<16 {
+                        group.addTask { _ = try await harness.result("state.get", ["household_id": id]) }
+                        group.addTask {
+                            _ = try await harness.result(
+                                "state.update", ["household_id": id, "mode": "merge", "state": ["warm": true]])
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+            let before = try #require(try await harness.result("state.get", ["household_id": id])["version"]?.intValue)
+            try StorageTestSupport.runServices("postgres stop")
+            let error: JSONValue
+            do {
+                error = try await harness.error(
+                    "state.update", ["household_id": id, "state": ["n": 2], "durable": true])
+            } catch {
+                try StorageTestSupport.runServices("postgres start")
+                throw error
+            }
+            try StorageTestSupport.runServices("postgres start")
+            #expect(error["code"] == -32004, "\(error)")
+            #expect(error["data"]?["type"] == "unavailable")
+            let applied = try #require(error["data"]?["applied_version"]?.intValue, "\(error)")
+            #expect(applied == before + 1)
+            let read = try await harness.result("state.get", ["household_id": id])
+            #expect(read["version"]?.intValue == applied)
+            #expect(read["state"] == ["n": 2], "a replace")
+            #expect(try await harness.storedState(household)?.version ?? 0 < applied, "not stored before the answer")
+            try await withPersister(harness) { try await harness.waitForEmptyJournal() }
+            #expect(try await harness.storedState(household)?.version == applied)
+        }
+    }
 }
