@@ -58,6 +58,11 @@ public final class StateStore: Sendable {
     private let bypassWritesInFlight = Atomic<Int>(0)
     /// `RedisClient.connectionsOpened` when the stale-copy check last completed; -1 before the first.
     private let checkedAtConnections = Atomic<Int>(-1)
+    /// The stale-copy check running now, shared by every request that needs it meanwhile.
+    private let runningCheck = Mutex<RunningCheck?>(nil)
+    private let nextCheckID = Atomic<Int>(0)
+    /// Stale-copy checks run (for tests).
+    let staleCopyChecks = Atomic<Int>(0)
     private let hits = Atomic<Int>(0)
     private let misses = Atomic<Int>(0)
     private let hitCounter = Counter(label: "jules_state_cache_hits_total")
@@ -357,14 +362,37 @@ public final class StateStore: Sendable {
         return true
     }
 
-    private func dropStaleCopiesIfReconnected() async throws {
-        guard cache.redis.connectionsOpened != checkedAtConnections.load(ordering: .relaxed) else { return }
-        try await dropStaleCopies()
+    private struct RunningCheck: Sendable {
+        var id: Int
+        var task: Task<Void, any Error>
+    }
+
+    /// Runs the stale-copy check when the Redis client has opened a connection since the last one. Requests that
+    /// arrive while it runs wait for the same check rather than each running its own (after a reconnection, every
+    /// request in flight would otherwise query PostgreSQL and walk the invalidations at once).
+    func dropStaleCopiesIfReconnected() async throws {
+        // Again after waiting: a check that started before this request's connection opened does not cover it.
+        while cache.redis.connectionsOpened != checkedAtConnections.load(ordering: .relaxed) {
+            let task = runningCheck.withLock { running -> Task<Void, any Error> in
+                if let running { return running.task }
+                let id = nextCheckID.add(1, ordering: .relaxed).newValue
+                let task = Task {
+                    // Gone once finished, so that a failed check is not handed to later requests: they start
+                    // another.
+                    defer { runningCheck.withLock { if $0?.id == id { $0 = nil } } }
+                    try await dropStaleCopies()
+                }
+                running = RunningCheck(id: id, task: task)
+                return task
+            }
+            try await task.value
+        }
     }
 
     /// Combines the journal's newest state with the writes made around the cache where both exist, drops every
     /// cached copy older than a write made around the cache, then forgets those writes.
     func dropStaleCopies() async throws {
+        staleCopyChecks.add(1, ordering: .relaxed)
         let connections = cache.redis.connectionsOpened
         var rebased = 0
         for pending in try await rows.pendingInvalidations() {
