@@ -165,6 +165,12 @@ struct StateDatabase: Sendable {
         }
     }
 
+    /// Whether any household has been written around the cache and not yet cleared.
+    func hasPendingInvalidations() async throws(PostgresError) -> Bool {
+        try await database.query("SELECT EXISTS (SELECT 1 FROM state_cache_invalidations) AS pending")[0]
+            .decode("pending")
+    }
+
     /// Combines the writes made around the cache with `journaled`, the household's newest state in Redis when
     /// it is back: when that state is newer than the one the first write around the cache started from, it holds
     /// acknowledged updates PostgreSQL never stored, which the writes around the cache did not see. The

@@ -109,6 +109,13 @@ public struct StatePersister: Service {
                     journalLength.record(stats.length)
                     persistLag.record(Double(stats.lagMilliseconds) / 1000)
                 }
+                do {
+                    try await store.dropCopiesMadeStaleElsewhere()
+                } catch {
+                    logger.debug(
+                        "could not check for writes made around the cache",
+                        metadata: ["error": .string(String(describing: error))])
+                }
             }
             guard !entries.isEmpty else { return 0 }
             state.ownPending = true

@@ -373,20 +373,34 @@ public final class StateStore: Sendable {
     func dropStaleCopiesIfReconnected() async throws {
         // Again after waiting: a check that started before this request's connection opened does not cover it.
         while cache.redis.connectionsOpened != checkedAtConnections.load(ordering: .relaxed) {
-            let task = runningCheck.withLock { running -> Task<Void, any Error> in
-                if let running { return running.task }
-                let id = nextCheckID.add(1, ordering: .relaxed).newValue
-                let task = Task {
-                    // Gone once finished, so that a failed check is not handed to later requests: they start
-                    // another.
-                    defer { runningCheck.withLock { if $0?.id == id { $0 = nil } } }
-                    try await dropStaleCopies()
-                }
-                running = RunningCheck(id: id, task: task)
-                return task
-            }
-            try await task.value
+            try await sharedCheck()
         }
+    }
+
+    /// Called now and then (by the persister) while this instance uses the cache: when another instance has been
+    /// writing around it (it could not reach Redis while this one can), runs the stale-copy check now, rather than
+    /// at this instance's next reconnection. So this instance serves a copy older than such a write for at most
+    /// one period.
+    public func dropCopiesMadeStaleElsewhere() async throws {
+        guard !isBypassingCache, try await rows.hasPendingInvalidations() else { return }
+        try await sharedCheck()
+    }
+
+    /// Runs the stale-copy check, or waits for the one running.
+    private func sharedCheck() async throws {
+        let task = runningCheck.withLock { running -> Task<Void, any Error> in
+            if let running { return running.task }
+            let id = nextCheckID.add(1, ordering: .relaxed).newValue
+            let task = Task {
+                // Gone once finished, so that a failed check is not handed to later requests: they start
+                // another.
+                defer { runningCheck.withLock { if $0?.id == id { $0 = nil } } }
+                try await dropStaleCopies()
+            }
+            running = RunningCheck(id: id, task: task)
+            return task
+        }
+        try await task.value
     }
 
     /// Combines the journal's newest state with the writes made around the cache where both exist, drops every

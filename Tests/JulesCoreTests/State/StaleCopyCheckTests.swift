@@ -25,4 +25,42 @@ import Testing
             #expect(store.staleCopyChecks.load(ordering: .relaxed) == 1, "nothing opened since: no new check")
         }
     }
+
+    /// Another instance that cannot reach Redis (while this one can) writes around the cache: this instance stops
+    /// serving its older cached copy when it next looks, which its persister does every second.
+    @Test func aWriteAroundTheCacheByAnotherInstanceIsSeenWithoutAReconnection() async throws {
+        try await MembersHarness.run { harness in
+            let household = try await harness.createHousehold()
+            let householdID = try #require(UUID(uuidString: household))
+            let id = JSONValue.string(household)
+            try await harness.openEveryRedisConnection(household: id)
+            _ = try await harness.result("state.update", ["household_id": id, "state": ["by": "here"]])
+            let unreachable = RedisClient(
+                configuration: try RedisConfiguration(url: "unix:///tmp/jules-no-such-dir/redis.sock"),
+                logger: Logger(label: "test"))
+            let other = StateStore(database: harness.database, redis: unreachable, logger: Logger(label: "test"))
+            let first = try await other.update(householdID, .replace(["by": "there"]))
+            #expect(other.isBypassingCache)
+            #expect(try await harness.result("state.get", ["household_id": id])["state"] == ["by": "here"])
+
+            try await harness.state.dropCopiesMadeStaleElsewhere()
+            let read = try await harness.result("state.get", ["household_id": id])
+            #expect(read["state"] == ["by": "there"])
+            #expect(read["version"]?.intValue == Int(first))
+
+            // The persister looks by itself.
+            let second = try await other.update(householdID, .merge(["again": true]))
+            try await withPersister(harness) {
+                for _ in 0..<100 {
+                    let now = try await harness.result("state.get", ["household_id": id])
+                    if now["version"]?.intValue == Int(second) { break }
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+            }
+            let last = try await harness.result("state.get", ["household_id": id])
+            #expect(last["state"] == ["by": "there", "again": true])
+            #expect(last["version"]?.intValue == Int(second))
+            await unreachable.shutdown()
+        }
+    }
 }

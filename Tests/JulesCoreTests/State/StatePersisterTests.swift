@@ -37,6 +37,25 @@ func withServices(_ services: [any Service], _ body: () async throws -> Void) as
 }
 
 extension MembersHarness {
+    /// Makes state calls until a round of them opens no new Redis connection, so that the store has run the
+    /// stale-copy check that new connections call for, and the calls that follow do not run it again.
+    func openEveryRedisConnection(household id: JSONValue) async throws {
+        var opened = -1
+        for _ in 0..<20 where redis.connectionsOpened != opened {
+            opened = redis.connectionsOpened
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<16 {
+                    group.addTask { _ = try await self.result("state.get", ["household_id": id]) }
+                    group.addTask {
+                        _ = try await self.result(
+                            "state.update", ["household_id": id, "mode": "merge", "state": ["warm": true]])
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+    }
+
     /// Polls `state.stats` until the journal is empty (or a generous deadline passes).
     func waitForEmptyJournal(sourceLocation: SourceLocation = #_sourceLocation) async throws {
         for _ in 0..<600 {

@@ -124,23 +124,9 @@ struct StateRestartTests {
             let household = try await harness.createHousehold()
             let id = JSONValue.string(household)
             _ = try await harness.result("state.update", ["household_id": id, "state": ["n": 1]])
-            // Every Redis connection the calls below may use is opened now, while PostgreSQL is up: a newly opened
-            // one makes the store check PostgreSQL for stale copies first, and that would fail before the write.
-            // Rounds of calls until one round opens none.
-            var opened = -1
-            for _ in 0..<20 where harness.redis.connectionsOpened != opened {
-                opened = harness.redis.connectionsOpened
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    for _ in 0..<16 {
-                        group.addTask { _ = try await harness.result("state.get", ["household_id": id]) }
-                        group.addTask {
-                            _ = try await harness.result(
-                                "state.update", ["household_id": id, "mode": "merge", "state": ["warm": true]])
-                        }
-                    }
-                    try await group.waitForAll()
-                }
-            }
+            // A newly opened Redis connection makes the store check PostgreSQL for stale copies first, which
+            // would fail before the write.
+            try await harness.openEveryRedisConnection(household: id)
             let before = try #require(try await harness.result("state.get", ["household_id": id])["version"]?.intValue)
             try StorageTestSupport.runServices("postgres stop")
             let error: JSONValue
