@@ -1,6 +1,8 @@
 """Members and their privacy, with the real `jules` binary: keys at start-up, what reaches the database and the
 logs, Fernet interoperability with Python's `cryptography`, and a key rotation with an interrupted
 `jules reencrypt`."""
+import base64
+import hashlib
 import json
 import os
 import signal
@@ -251,3 +253,44 @@ def test_rotation_with_an_interrupted_reencrypt(jules_bin, short_tmp, fresh_data
         assert service.call("member.find", {"phone": "+1 415 555 3007"})["name"] == "Person 7"
     finally:
         service.stop()
+
+
+def fingerprint(key):
+    """A key's id as the service reports it: the first 8 bytes of SHA-256 of the key, in hex."""
+    return hashlib.sha256(base64.urlsafe_b64decode(key)).hexdigest()[:16]
+
+
+def test_reencrypt_exits_1_naming_rows_that_no_configured_key_opens(jules_bin, short_tmp, fresh_database):
+    old = key_set(jules_bin)
+    base = clean_env(JULES_DATABASE_URL=fresh_database)
+    service = start_service(jules_bin, short_tmp, dict(base, **old), name="old")
+    household = service.call("household.create", {"name": "Lost key"})["id"]
+    for index in range(3):
+        service.call("member.add", {"household_id": household, "name": f"Quillon {index}",
+                                    "phone": f"+1415555{7000 + index}"})
+    service.stop()
+
+    # The old key was dropped before its rows were re-encrypted: nothing can read them, and the run must not say
+    # otherwise.
+    new_key = keygen(jules_bin, "--encryption-key").strip()
+    without_old = dict(base, JULES_ENCRYPTION_KEYS=new_key, JULES_BLIND_INDEX_KEY=old["JULES_BLIND_INDEX_KEY"])
+    result = subprocess.run([jules_bin, "reencrypt", "--batch-size", "2"], env=without_old, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 1, result.stderr
+    final = json.loads(result.stderr.splitlines()[-1])
+    assert final["level"] == "error" and "incomplete" in final["message"], final
+    old_id = fingerprint(old["JULES_ENCRYPTION_KEYS"])
+    assert final["remaining"] == 3 and final["failed"] == 3 and final["reencrypted"] == 0
+    assert final["remaining_by_key"] == {old_id: 3}
+    assert final["keys_not_configured"] == [old_id]
+    assert "JULES_ENCRYPTION_KEYS" in final["advice"]
+    for secret in ["Quillon", "41555570", new_key, old["JULES_ENCRYPTION_KEYS"], old["JULES_BLIND_INDEX_KEY"]]:
+        assert secret not in result.stderr
+
+    # With the old key back, the same command finishes and says so.
+    both = dict(without_old, JULES_ENCRYPTION_KEYS=f"{new_key},{old['JULES_ENCRYPTION_KEYS']}")
+    again = subprocess.run([jules_bin, "reencrypt"], env=both, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    finished = json.loads(again.stderr.splitlines()[-1])
+    assert finished["message"] == "re-encryption finished" and finished["remaining"] == 0
+    assert finished["reencrypted"] == 3
