@@ -51,14 +51,15 @@ public struct JulesAPI: Sendable {
 
     /// The methods served, one value per method type.
     public var methods: [any JSONRPCMethod] {
-        [
+        let apiCipher = APICipher(configured: members.cipher.keyRing)
+        return [
             RPCDiscoverMethod(document: document),
             HealthLiveMethod(startedAt: startedAt),
             HealthCheckMethod(
                 database: database, redis: redis, state: state, sms: sms, thresholds: healthThresholds),
             MetricsPrometheusMethod(registry: registry),
-            EncryptionEncryptMethod(cipher: members.cipher),
-            EncryptionDecryptMethod(cipher: members.cipher),
+            EncryptionEncryptMethod(cipher: apiCipher),
+            EncryptionDecryptMethod(cipher: apiCipher),
             EncryptionStatusMethod(database: database, cipher: members.cipher),
             StateGetMethod(store: state),
             StateUpdateMethod(store: state),

@@ -114,17 +114,33 @@ def test_keygen_prints_fresh_keys_that_python_fernet_accepts(jules_bin, short_tm
     single = keygen(jules_bin, "--encryption-key").strip()
     Fernet(single.encode())
 
-    # Both ways through the service: Python's token decrypts in Jules, Jules's token decrypts in Python.
+    # Both ways through the service, with the key the README says the API derives: Python's token decrypts in
+    # Jules, Jules's token decrypts in Python. A token of the configured key itself (what stored member data is
+    # sealed with) does not open through the API.
     keys = key_set(jules_bin)
-    fernet = Fernet(keys["JULES_ENCRYPTION_KEYS"].encode())
+    fernet = Fernet(api_key(keys["JULES_ENCRYPTION_KEYS"]))
     service = start_service(jules_bin, short_tmp, clean_env(**keys))
     try:
         from_python = fernet.encrypt("from Python, ünïcode".encode()).decode()
         assert service.call("encryption.decrypt", {"token": from_python})["plaintext"] == "from Python, ünïcode"
         from_jules = service.call("encryption.encrypt", {"plaintext": "from Jules 🍲"})["token"]
         assert fernet.decrypt(from_jules.encode()).decode() == "from Jules 🍲"
+        member_data = Fernet(keys["JULES_ENCRYPTION_KEYS"].encode()).encrypt(b"+14155550123").decode()
+        with pytest.raises(JulesRPCError) as refused:
+            service.call("encryption.decrypt", {"token": member_data})
+        assert refused.value.code == -32602 and refused.value.data["field"] == "params.token"
     finally:
         service.stop()
+
+
+def api_key(configured):
+    """The Fernet key encryption.encrypt and encryption.decrypt use for a configured key, as the README gives it."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    derived = HKDF(hashes.SHA256(), 32, None, b"jules-core fernet key for encryption.api").derive(
+        base64.urlsafe_b64decode(configured))
+    return base64.urlsafe_b64encode(derived)
 
 
 PEOPLE = [("Zebedee Quuxworth", "(415) 555-0123"), ("Ysolde Fairweather", "+44 7911 123456"),
