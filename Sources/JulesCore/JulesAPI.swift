@@ -1,3 +1,4 @@
+import CoreMetrics
 import JSONRPC
 import Logging
 import Postgres
@@ -36,7 +37,8 @@ public struct JulesAPI: Sendable {
         defaultRegion: Region = .us,
         state: StateStore? = nil,
         sms: SMS? = nil,
-        healthThresholds: HealthThresholds = HealthThresholds()
+        healthThresholds: HealthThresholds = HealthThresholds(),
+        metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) {
         self.startedAt = startedAt
         self.registry = registry
@@ -44,21 +46,23 @@ public struct JulesAPI: Sendable {
         self.database = database
         self.redis = redis
         self.healthThresholds = healthThresholds
-        self.members = Members(database: database, cipher: cipher, defaultRegion: defaultRegion)
+        self.members = Members(
+            database: database, cipher: cipher, defaultRegion: defaultRegion, metricsFactory: metricsFactory)
         self.state = state ?? StateStore(database: database, redis: redis, logger: Logger(label: "jules.state"))
         self.sms = sms ?? SMS(database: database, cipher: cipher, providerName: "outbox", rate: 80)
     }
 
     /// The methods served, one value per method type.
     public var methods: [any JSONRPCMethod] {
-        [
+        let apiCipher = APICipher(configured: members.cipher.keyRing)
+        return [
             RPCDiscoverMethod(document: document),
             HealthLiveMethod(startedAt: startedAt),
             HealthCheckMethod(
                 database: database, redis: redis, state: state, sms: sms, thresholds: healthThresholds),
             MetricsPrometheusMethod(registry: registry),
-            EncryptionEncryptMethod(cipher: members.cipher),
-            EncryptionDecryptMethod(cipher: members.cipher),
+            EncryptionEncryptMethod(cipher: apiCipher),
+            EncryptionDecryptMethod(cipher: apiCipher),
             EncryptionStatusMethod(database: database, cipher: members.cipher),
             StateGetMethod(store: state),
             StateUpdateMethod(store: state),

@@ -56,6 +56,20 @@ public struct FernetKey: Sendable, Hashable {
         FernetKey(validated: LibCrypto.randomBytes(count: byteCount))
     }
 
+    /// A key for one purpose, derived from this one: HKDF-SHA256 of the 32 key bytes, with no salt and the info
+    /// `jules-core fernet key for <purpose>` (UTF-8), 32 bytes long.
+    ///
+    /// Tokens made with keys derived for different purposes (or with this key itself) do not open with each
+    /// other's keys, so one configured secret can serve several purposes without one purpose's tokens being
+    /// accepted by another. Another Fernet implementation can derive the same key with any HKDF.
+    /// - Parameter purpose: What the derived key is for; fixed by the code, never input.
+    public func derived(forPurpose purpose: String) -> FernetKey {
+        FernetKey(
+            validated: HKDF.sha256(
+                inputKey: bytes, info: Array("jules-core fernet key for \(purpose)".utf8), outputLength: Self.byteCount)
+        )
+    }
+
     /// The key as padded URL-safe base64, interoperable with other Fernet implementations. This is the secret.
     public var base64URL: String {
         Base64URL.encode(bytes)

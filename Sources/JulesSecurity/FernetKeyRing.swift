@@ -20,8 +20,7 @@ public struct FernetKeyRing: Sendable {
         guard !keys.isEmpty else {
             throw SecurityError(.invalidKey, "a Fernet key ring needs at least one key")
         }
-        self.keys = keys
-        self.maximumTokenLength = maximumTokenLength
+        self.init(nonEmpty: keys, maximumTokenLength: maximumTokenLength)
     }
 
     /// Parses keys from configuration text such as an environment variable: base64url keys separated by commas,
@@ -50,6 +49,17 @@ public struct FernetKeyRing: Sendable {
     /// The fingerprint of each key, in ring order; safe to log to confirm which keys are deployed.
     public var fingerprints: [String] {
         keys.map(\.fingerprint)
+    }
+
+    /// The ring of keys derived from these for `purpose` (see ``FernetKey/derived(forPurpose:)``), in the same
+    /// order, so it rotates with this one.
+    public func derived(forPurpose purpose: String) -> FernetKeyRing {
+        FernetKeyRing(nonEmpty: keys.map { $0.derived(forPurpose: purpose) }, maximumTokenLength: maximumTokenLength)
+    }
+
+    private init(nonEmpty keys: [FernetKey], maximumTokenLength: Int) {
+        self.keys = keys
+        self.maximumTokenLength = maximumTokenLength
     }
 
     /// Encrypts with the first (newest) key. See ``Fernet/encrypt(_:now:iv:)``.

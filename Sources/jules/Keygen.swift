@@ -7,7 +7,8 @@ struct Keygen: ParsableCommand {
         discussion: """
             Keep the output secret and keep it: data encrypted with a key cannot be read without it. To rotate the \
             encryption key, put a new key first in JULES_ENCRYPTION_KEYS (`jules keygen --encryption-key` prints \
-            one), restart, run `jules reencrypt`, then remove the old key. The blind index key never rotates.
+            one), restart, run `jules reencrypt` until it exits 0, then remove the old key. The blind index key never \
+            rotates.
             """
     )
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import JulesCore
+import JulesSecurity
 import Logging
 
 struct Reencrypt: AsyncParsableCommand {
@@ -8,8 +9,11 @@ struct Reencrypt: AsyncParsableCommand {
         discussion: """
             Works in batches, one transaction each, and reports progress on standard error. Safe to interrupt: run \
             it again and it carries on where it stopped. Safe beside running services, which may still write with \
-            an older key until they restart with the new one; `encryption.status` shows what is left. Exits 1 if \
-            some values could not be decrypted with any configured key (they are left as they are).
+            an older key until they restart with the new one: it makes passes until one finds nothing more to do \
+            (at most --max-passes), then counts what is left. Exits 0 only when that count finds no value under any \
+            key but the newest, so the older keys can be removed. Otherwise it exits 1 naming how many rows remain \
+            under which key: rows no configured key can decrypt (left as they are), or rows services kept writing \
+            with an older key (restart them with the new key and run again).
             """
     )
 
@@ -19,12 +23,16 @@ struct Reencrypt: AsyncParsableCommand {
     @Option(help: "Milliseconds to rest between batches, to spare a busy database.")
     var pauseMs = 0
 
+    @Option(help: "Passes over the tables at most (1-100), for rows written with an older key during the run.")
+    var maxPasses = Reencryptor.defaultMaximumPasses
+
     @Option(help: "Lowest log level written (JULES_LOG_LEVEL, default info).")
     var logLevel: String?
 
     func validate() throws {
         guard (1...10_000).contains(batchSize) else { throw ValidationError("--batch-size must be 1 to 10000") }
         guard (0...60_000).contains(pauseMs) else { throw ValidationError("--pause-ms must be 0 to 60000") }
+        guard (1...100).contains(maxPasses) else { throw ValidationError("--max-passes must be 1 to 100") }
     }
 
     func run() async throws {
@@ -61,10 +69,13 @@ struct Reencrypt: AsyncParsableCommand {
                     "rows": .stringConvertible(rows),
                 ]
             )
-            final = try await reencryptor.run(batchSize: batchSize, pause: .milliseconds(pauseMs)) { progress in
+            final = try await reencryptor.run(
+                batchSize: batchSize, pause: .milliseconds(pauseMs), maximumPasses: maxPasses
+            ) { progress in
                 logger.info(
                     "progress",
                     metadata: [
+                        "pass": .stringConvertible(progress.passes),
                         "reencrypted": .stringConvertible(progress.reencrypted),
                         "failed": .stringConvertible(progress.failed),
                         "remaining": .stringConvertible(progress.remaining),
@@ -79,16 +90,49 @@ struct Reencrypt: AsyncParsableCommand {
             throw ExitCode.failure
         }
         await storage.shutdown()
-        let summary: Logger.Metadata = [
-            "reencrypted": .stringConvertible(final.reencrypted),
-            "failed": .stringConvertible(final.failed),
-        ]
-        guard final.failed == 0 else {
-            logger.error(
-                "some rows could not be decrypted with the configured keys; they were left as they are",
-                metadata: summary)
+        guard final.isComplete else {
+            Self.reportIncomplete(final, configuredKeyIDs: security.cipher.keyRing.fingerprints, logger: logger)
             throw ExitCode.failure
         }
-        logger.info("re-encryption finished", metadata: summary)
+        logger.info(
+            "re-encryption finished",
+            metadata: [
+                "reencrypted": .stringConvertible(final.reencrypted),
+                "failed": .stringConvertible(final.failed),
+                "passes": .stringConvertible(final.passes),
+                "remaining": .stringConvertible(final.remaining),
+            ]
+        )
+    }
+
+    /// Says what is left and why, by key id (a fingerprint, never a key or a value), so the operator knows not to
+    /// remove any older key yet and what to do instead.
+    private static func reportIncomplete(
+        _ final: Reencryptor.Progress, configuredKeyIDs: [String], logger: Logger
+    ) {
+        let unconfigured = final.remainingByKey.keys.filter { !configuredKeyIDs.contains($0) }.sorted()
+        var advice: [String] = []
+        if final.failed > 0 || !unconfigured.isEmpty {
+            advice.append(
+                "rows no configured key can decrypt were left as they are: add the key that made them "
+                    + "(see keys_not_configured) to JULES_ENCRYPTION_KEYS and run again")
+        }
+        if final.remaining > final.failed {
+            advice.append(
+                "rows were still being written with an older key after \(final.passes) passes: restart every "
+                    + "service with the new key first, then run again")
+        }
+        logger.error(
+            "re-encryption is incomplete: rows remain under a key other than the newest; do not remove any key yet",
+            metadata: [
+                "remaining": .stringConvertible(final.remaining),
+                "remaining_by_key": .dictionary(final.remainingByKey.mapValues { .stringConvertible($0) }),
+                "keys_not_configured": .array(unconfigured.map { .string($0) }),
+                "reencrypted": .stringConvertible(final.reencrypted),
+                "failed": .stringConvertible(final.failed),
+                "passes": .stringConvertible(final.passes),
+                "advice": .string(advice.joined(separator: "; ")),
+            ]
+        )
     }
 }

@@ -1,6 +1,8 @@
 """Members and their privacy, with the real `jules` binary: keys at start-up, what reaches the database and the
 logs, Fernet interoperability with Python's `cryptography`, and a key rotation with an interrupted
 `jules reencrypt`."""
+import base64
+import hashlib
 import json
 import os
 import signal
@@ -112,17 +114,33 @@ def test_keygen_prints_fresh_keys_that_python_fernet_accepts(jules_bin, short_tm
     single = keygen(jules_bin, "--encryption-key").strip()
     Fernet(single.encode())
 
-    # Both ways through the service: Python's token decrypts in Jules, Jules's token decrypts in Python.
+    # Both ways through the service, with the key the README says the API derives: Python's token decrypts in
+    # Jules, Jules's token decrypts in Python. A token of the configured key itself (what stored member data is
+    # sealed with) does not open through the API.
     keys = key_set(jules_bin)
-    fernet = Fernet(keys["JULES_ENCRYPTION_KEYS"].encode())
+    fernet = Fernet(api_key(keys["JULES_ENCRYPTION_KEYS"]))
     service = start_service(jules_bin, short_tmp, clean_env(**keys))
     try:
         from_python = fernet.encrypt("from Python, ünïcode".encode()).decode()
         assert service.call("encryption.decrypt", {"token": from_python})["plaintext"] == "from Python, ünïcode"
         from_jules = service.call("encryption.encrypt", {"plaintext": "from Jules 🍲"})["token"]
         assert fernet.decrypt(from_jules.encode()).decode() == "from Jules 🍲"
+        member_data = Fernet(keys["JULES_ENCRYPTION_KEYS"].encode()).encrypt(b"+14155550123").decode()
+        with pytest.raises(JulesRPCError) as refused:
+            service.call("encryption.decrypt", {"token": member_data})
+        assert refused.value.code == -32602 and refused.value.data["field"] == "params.token"
     finally:
         service.stop()
+
+
+def api_key(configured):
+    """The Fernet key encryption.encrypt and encryption.decrypt use for a configured key, as the README gives it."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    derived = HKDF(hashes.SHA256(), 32, None, b"jules-core fernet key for encryption.api").derive(
+        base64.urlsafe_b64decode(configured))
+    return base64.urlsafe_b64encode(derived)
 
 
 PEOPLE = [("Zebedee Quuxworth", "(415) 555-0123"), ("Ysolde Fairweather", "+44 7911 123456"),
@@ -251,3 +269,44 @@ def test_rotation_with_an_interrupted_reencrypt(jules_bin, short_tmp, fresh_data
         assert service.call("member.find", {"phone": "+1 415 555 3007"})["name"] == "Person 7"
     finally:
         service.stop()
+
+
+def fingerprint(key):
+    """A key's id as the service reports it: the first 8 bytes of SHA-256 of the key, in hex."""
+    return hashlib.sha256(base64.urlsafe_b64decode(key)).hexdigest()[:16]
+
+
+def test_reencrypt_exits_1_naming_rows_that_no_configured_key_opens(jules_bin, short_tmp, fresh_database):
+    old = key_set(jules_bin)
+    base = clean_env(JULES_DATABASE_URL=fresh_database)
+    service = start_service(jules_bin, short_tmp, dict(base, **old), name="old")
+    household = service.call("household.create", {"name": "Lost key"})["id"]
+    for index in range(3):
+        service.call("member.add", {"household_id": household, "name": f"Quillon {index}",
+                                    "phone": f"+1415555{7000 + index}"})
+    service.stop()
+
+    # The old key was dropped before its rows were re-encrypted: nothing can read them, and the run must not say
+    # otherwise.
+    new_key = keygen(jules_bin, "--encryption-key").strip()
+    without_old = dict(base, JULES_ENCRYPTION_KEYS=new_key, JULES_BLIND_INDEX_KEY=old["JULES_BLIND_INDEX_KEY"])
+    result = subprocess.run([jules_bin, "reencrypt", "--batch-size", "2"], env=without_old, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 1, result.stderr
+    final = json.loads(result.stderr.splitlines()[-1])
+    assert final["level"] == "error" and "incomplete" in final["message"], final
+    old_id = fingerprint(old["JULES_ENCRYPTION_KEYS"])
+    assert final["remaining"] == 3 and final["failed"] == 3 and final["reencrypted"] == 0
+    assert final["remaining_by_key"] == {old_id: 3}
+    assert final["keys_not_configured"] == [old_id]
+    assert "JULES_ENCRYPTION_KEYS" in final["advice"]
+    for secret in ["Quillon", "41555570", new_key, old["JULES_ENCRYPTION_KEYS"], old["JULES_BLIND_INDEX_KEY"]]:
+        assert secret not in result.stderr
+
+    # With the old key back, the same command finishes and says so.
+    both = dict(without_old, JULES_ENCRYPTION_KEYS=f"{new_key},{old['JULES_ENCRYPTION_KEYS']}")
+    again = subprocess.run([jules_bin, "reencrypt"], env=both, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    finished = json.loads(again.stderr.splitlines()[-1])
+    assert finished["message"] == "re-encryption finished" and finished["remaining"] == 0
+    assert finished["reencrypted"] == 3

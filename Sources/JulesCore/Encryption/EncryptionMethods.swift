@@ -2,7 +2,7 @@ import JSONRPC
 import JulesSecurity
 import Postgres
 
-/// `encryption.encrypt`: a Fernet token of UTF-8 text, made with the newest key.
+/// `encryption.encrypt`: a Fernet token of UTF-8 text, made with the API's key derived from the newest configured key.
 struct EncryptionEncryptMethod: JSONRPCMethod {
     static let name = "encryption.encrypt"
     static let maximumPlaintextBytes = 32 * 1024
@@ -21,19 +21,19 @@ struct EncryptionEncryptMethod: JSONRPCMethod {
         }
     }
 
-    let cipher: PIICipher
+    let cipher: APICipher
 
     func handle(_ params: Params, context: RequestContext) async throws -> Result {
         guard params.plaintext.utf8.count <= Self.maximumPlaintextBytes else {
             throw JSONRPCError.invalidParams(
                 field: "params.plaintext", reason: "must be at most \(Self.maximumPlaintextBytes) bytes of UTF-8")
         }
-        return Result(token: cipher.seal(params.plaintext), keyID: cipher.currentKeyID)
+        return Result(token: cipher.keyRing.encrypt(Array(params.plaintext.utf8)), keyID: cipher.keyIDs[0])
     }
 }
 
-/// `encryption.decrypt`: the text of a Fernet token made with any configured key, optionally no older than
-/// `ttl_seconds`.
+/// `encryption.decrypt`: the text of a Fernet token made by `encryption.encrypt` with any configured key, optionally
+/// no older than `ttl_seconds`. Tokens of stored member data do not open here (see ``APICipher``).
 struct EncryptionDecryptMethod: JSONRPCMethod {
     static let name = "encryption.decrypt"
 
@@ -58,7 +58,7 @@ struct EncryptionDecryptMethod: JSONRPCMethod {
         }
     }
 
-    let cipher: PIICipher
+    let cipher: APICipher
 
     func handle(_ params: Params, context: RequestContext) async throws -> Result {
         if let ttl = params.ttlSeconds, ttl <= 0 {
@@ -73,13 +73,13 @@ struct EncryptionDecryptMethod: JSONRPCMethod {
         guard let plaintext = String(validating: opened.plaintext, as: UTF8.self) else {
             throw JSONRPCError.invalidParams(field: "params.token", reason: "does not hold UTF-8 text")
         }
-        return Result(plaintext: plaintext, keyID: cipher.keyRing.keys[opened.keyIndex].fingerprint)
+        return Result(plaintext: plaintext, keyID: cipher.keyIDs[opened.keyIndex])
     }
 
     private static func reason(for error: SecurityError) -> String {
         switch error.code {
         case .tooLarge: "is longer than \(Fernet.defaultMaximumTokenLength) characters"
-        case .invalidSignature: "was not made with any configured key, or was altered"
+        case .invalidSignature: "was not made by encryption.encrypt with any configured key, or was altered"
         case .expired: "is older than ttl_seconds"
         case .futureTimestamp: "has a timestamp in the future"
         default: "is not a valid Fernet token"

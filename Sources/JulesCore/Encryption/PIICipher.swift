@@ -19,6 +19,11 @@ public struct PIICipher: Sendable {
     /// The fingerprint of the key new tokens are made with; stored beside each row's tokens.
     public var currentKeyID: String { keyRing.keys[0].fingerprint }
 
+    /// Whether the key with this fingerprint is one of the ring's.
+    public func hasKey(withID keyID: String) -> Bool {
+        keyRing.keys.contains { $0.fingerprint == keyID }
+    }
+
     /// Encrypts `text` with the newest key.
     public func seal(_ text: String) -> String {
         keyRing.encrypt(Array(text.utf8))

@@ -3,6 +3,27 @@ import Postgres
 
 /// A member as the API returns it: the name in the clear, the phone number masked (`+1******1234`).
 public struct Member: Encodable, Sendable, Equatable {
+    /// Why a listed member's name and number are missing although the member is not erased.
+    public struct Unreadable: Encodable, Sendable, Equatable {
+        public enum Reason: String, Encodable, Sendable {
+            /// The key that made the tokens (``Unreadable/keyID``) is not in `JULES_ENCRYPTION_KEYS`: it was removed
+            /// before the row was re-encrypted. Adding it back makes the member readable again.
+            case keyNotConfigured = "key_not_configured"
+            /// The key is configured but the tokens do not open with it, or do not hold a name and an E.164 number:
+            /// the stored data was altered.
+            case undecryptable
+        }
+
+        public var reason: Reason
+        /// The fingerprint of the key the row says made its tokens.
+        public var keyID: String?
+
+        enum CodingKeys: String, CodingKey {
+            case reason
+            case keyID = "key_id"
+        }
+    }
+
     /// Lowercase, as PostgreSQL writes UUIDs.
     public var id: String
     public var householdID: String
@@ -17,6 +38,8 @@ public struct Member: Encodable, Sendable, Equatable {
     public var updatedAt: String
     public var deletedAt: String?
     public var erasedAt: String?
+    /// Present only in a listing, when the name and number could not be decrypted.
+    public var unreadable: Unreadable?
 
     enum CodingKeys: String, CodingKey {
         case id
@@ -28,6 +51,7 @@ public struct Member: Encodable, Sendable, Equatable {
         case updatedAt = "updated_at"
         case deletedAt = "deleted_at"
         case erasedAt = "erased_at"
+        case unreadable
     }
 }
 
@@ -37,6 +61,8 @@ struct MemberRecord: Sendable {
     var householdID: UUID
     var nameToken: String?
     var phoneToken: String?
+    /// The fingerprint of the key that made the tokens; `nil` once erased.
+    var keyID: String?
     var optInState: OptInState
     var createdAt: String
     var updatedAt: String
@@ -46,7 +72,7 @@ struct MemberRecord: Sendable {
     /// The columns ``init(row:)`` reads, for a `SELECT` or `RETURNING` list (unqualified: use no alias that hides
     /// `members`).
     static let columns = """
-        id, household_id, name_ciphertext, phone_ciphertext, opt_in_state, \
+        id, household_id, name_ciphertext, phone_ciphertext, encryption_key_id, opt_in_state, \
         jules_rfc3339(created_at) AS created_at, jules_rfc3339(updated_at) AS updated_at, \
         jules_rfc3339(deleted_at) AS deleted_at, jules_rfc3339(erased_at) AS erased_at
         """
@@ -56,6 +82,7 @@ struct MemberRecord: Sendable {
         householdID = try row.decode("household_id")
         nameToken = try row.decode("name_ciphertext")
         phoneToken = try row.decode("phone_ciphertext")
+        keyID = try row.decode("encryption_key_id")
         let state: String = try row.decode("opt_in_state")
         guard let optInState = OptInState(rawValue: state) else {
             throw PostgresError(code: .decodingFailed, message: "unknown opt_in_state in members")
@@ -89,6 +116,22 @@ struct MemberRecord: Sendable {
             updatedAt: updatedAt,
             deletedAt: deletedAt,
             erasedAt: erasedAt
+        )
+    }
+
+    /// The member without name and number, marked with why they cannot be read; what is not encrypted is kept.
+    func unreadable(with cipher: PIICipher) -> Member {
+        let reason: Member.Unreadable.Reason =
+            keyID.map { !cipher.hasKey(withID: $0) } ?? false ? .keyNotConfigured : .undecryptable
+        return Member(
+            id: id.lowercasedText,
+            householdID: householdID.lowercasedText,
+            optInState: optInState,
+            createdAt: createdAt,
+            updatedAt: updatedAt,
+            deletedAt: deletedAt,
+            erasedAt: erasedAt,
+            unreadable: Member.Unreadable(reason: reason, keyID: keyID)
         )
     }
 }

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import JSONRPC
 import Postgres
@@ -9,15 +10,36 @@ public struct Members: Sendable {
     public let cipher: PIICipher
     /// The region of numbers written without an international prefix.
     public let defaultRegion: Region
+    /// `jules_members_unreadable_total` by reason: members listed without their name and number because these
+    /// could not be decrypted. Made up front so the series exist (at 0) before the first one.
+    let unreadableCounters: [Member.Unreadable.Reason: Counter]
 
     /// - Parameters:
     ///   - database: Where households, members and the audit log live.
     ///   - cipher: The keys that protect names and numbers.
     ///   - defaultRegion: The region of numbers written without an international prefix (`JULES_DEFAULT_REGION`).
-    public init(database: PostgresClient, cipher: PIICipher, defaultRegion: Region = .us) {
+    ///   - metricsFactory: Where the capability's metrics are recorded.
+    public init(
+        database: PostgresClient,
+        cipher: PIICipher,
+        defaultRegion: Region = .us,
+        metricsFactory: any MetricsFactory = MetricsSystem.factory
+    ) {
         self.store = MemberStore(database: database)
         self.cipher = cipher
         self.defaultRegion = defaultRegion
+        var counters: [Member.Unreadable.Reason: Counter] = [:]
+        for reason in [Member.Unreadable.Reason.keyNotConfigured, .undecryptable] {
+            counters[reason] = Counter(
+                label: "jules_members_unreadable_total", dimensions: [("reason", reason.rawValue)],
+                factory: metricsFactory)
+        }
+        self.unreadableCounters = counters
+    }
+
+    /// Counts a member listed without name and number.
+    func countUnreadable(_ reason: Member.Unreadable.Reason) {
+        unreadableCounters[reason]?.increment()
     }
 
     /// The methods of this capability.

@@ -17,7 +17,7 @@ struct EncryptionTests {
             #expect(opened["plaintext"] == "Grüße, 🍲")
             #expect(opened["key_id"]?.stringValue == new.fingerprint)
 
-            let byOldKey = Fernet(key: old).encrypt(Array("older".utf8))
+            let byOldKey = Fernet(key: old.derived(forPurpose: "encryption.api")).encrypt(Array("older".utf8))
             let openedOld = try await harness.result("encryption.decrypt", ["token": .string(byOldKey)])
             #expect(openedOld["plaintext"] == "older")
             #expect(openedOld["key_id"]?.stringValue == old.fingerprint)
@@ -27,7 +27,8 @@ struct EncryptionTests {
     @Test func badTokensAndOversizedInputAreInvalidParams() async throws {
         try await MembersHarness.run { harness in
             let foreign = Fernet(key: FernetKey.generate()).encrypt(Array("secret".utf8))
-            let stale = harness.cipher.keyRing.encrypt(
+            // Made as encryption.encrypt makes its tokens, an hour ago.
+            let stale = harness.cipher.keyRing.derived(forPurpose: "encryption.api").encrypt(
                 Array("old".utf8), now: Int64(Date().timeIntervalSince1970) - 3600)
             let cases: [(String, JSONValue, String)] = [
                 ("encryption.decrypt", ["token": .string(foreign)], "params.token"),
@@ -48,6 +49,58 @@ struct EncryptionTests {
             }
             let fresh = try await harness.result("encryption.decrypt", ["token": .string(stale), "ttl_seconds": 7200])
             #expect(fresh["plaintext"] == "old")
+        }
+    }
+
+    /// The API's tokens and the stored member data's serve different purposes: a caller of `encryption.decrypt`
+    /// cannot read a stored name or number with it, and a token the API made does not open as member data.
+    @Test func memberDataTokensDoNotOpenThroughEncryptionDecrypt() async throws {
+        try await MembersHarness.run { harness in
+            let household = try await harness.createHousehold()
+            let member = try await harness.addMember(household: household, name: "Zebedee", phone: "+14155550123")
+            let row = try await harness.database.query(
+                "SELECT name_ciphertext, phone_ciphertext FROM members WHERE id = $1::uuid",
+                [.text(try #require(member["id"]?.stringValue))]
+            )[0]
+            var tokens: [String] = []
+            for column in ["name_ciphertext", "phone_ciphertext"] {
+                tokens.append(try row.decode(column))
+            }
+            tokens.append(harness.cipher.seal("+14155550199"))
+            for token in tokens {
+                let error = try await harness.error("encryption.decrypt", ["token": .string(token)])
+                #expect(error["code"] == -32602)
+                #expect(error["data"]?["field"] == "params.token")
+                let text = String(decoding: error.serialized, as: UTF8.self)
+                #expect(!text.contains("4155550") && !text.contains("Zebedee"))
+            }
+
+            let apiToken = try #require(
+                try await harness.result("encryption.encrypt", ["plaintext": "+14155550123"])["token"]?.stringValue)
+            #expect(throws: StoredDataError.self) { try harness.cipher.open(apiToken) }
+        }
+    }
+
+    /// A token the API made under key A still opens after the rotation to [B, A] (reported as A's), new tokens are
+    /// B's, and once A is removed A's tokens no longer open.
+    @Test func apiTokensFollowAKeyRotation() async throws {
+        let keyA = FernetKey.generate()
+        let keyB = FernetKey.generate()
+        try await MembersHarness.run(cipher: try TestCipher.make(keys: [keyA])) { underA in
+            let sealed = try await underA.result("encryption.encrypt", ["plaintext": "kept"])
+            #expect(sealed["key_id"]?.stringValue == keyA.fingerprint)
+
+            let rotated = try underA.with(cipher: try TestCipher.make(keys: [keyB, keyA]))
+            let opened = try await rotated.result("encryption.decrypt", ["token": sealed["token"]!])
+            #expect(opened["plaintext"] == "kept")
+            #expect(opened["key_id"]?.stringValue == keyA.fingerprint)
+            let fresh = try await rotated.result("encryption.encrypt", ["plaintext": "new"])
+            #expect(fresh["key_id"]?.stringValue == keyB.fingerprint)
+
+            let onlyB = try underA.with(cipher: try TestCipher.make(keys: [keyB]))
+            #expect(try await onlyB.result("encryption.decrypt", ["token": fresh["token"]!])["plaintext"] == "new")
+            let error = try await onlyB.error("encryption.decrypt", ["token": sealed["token"]!])
+            #expect(error["data"]?["field"] == "params.token")
         }
     }
 

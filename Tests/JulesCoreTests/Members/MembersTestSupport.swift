@@ -62,15 +62,18 @@ struct MembersHarness {
             ?? StateStore(
                 database: database, redis: redis, keyPrefix: "test:\(UUID().uuidString.prefix(8)):", logger: logger)
         self.state = state
+        // The capabilities record their metrics where metrics.prometheus reads them, as in `jules serve`.
+        let registry = PrometheusCollectorRegistry()
         let api = JulesAPI(
             startedAt: .now,
-            registry: PrometheusCollectorRegistry(),
+            registry: registry,
             document: try OpenRPCDocument.bundled(),
             database: database,
             redis: redis,
             cipher: cipher,
             state: state,
-            sms: sms
+            sms: sms,
+            metricsFactory: JulesMetrics.makeFactory(registry: registry)
         )
         self.router = JSONRPCRouter(methods: api.methods, logger: logger)
     }
