@@ -23,6 +23,8 @@ final class ScriptedProvider: SMSProvider {
         case acceptButLoseTheAnswer
         /// Loses the request: nothing is taken, and the sender cannot know that either.
         case loseTheRequest
+        /// Runs `action` while the request is in flight (as another instance would meanwhile), then answers `then`.
+        indirect case meanwhile(@Sendable () async throws -> Void, then: Outcome)
     }
 
     struct Taken: Sendable, Equatable {
@@ -69,6 +71,10 @@ final class ScriptedProvider: SMSProvider {
             state.scripts[message.to] = script
             return next
         }
+        return try await answer(outcome, to: message)
+    }
+
+    private func answer(_ outcome: Outcome, to message: OutgoingSMS) async throws(ProviderFailure) -> ProviderReceipt {
         switch outcome {
         case .accept:
             return ProviderReceipt(
@@ -82,6 +88,13 @@ final class ScriptedProvider: SMSProvider {
             throw ProviderFailure(kind: .unknownFate, message: "the answer was lost")
         case .loseTheRequest:
             throw ProviderFailure(kind: .unknownFate, message: "the request was lost")
+        case .meanwhile(let action, let then):
+            do {
+                try await action()
+            } catch {
+                Issue.record("the scripted action failed: \(error)")
+            }
+            return try await answer(then, to: message)
         }
     }
 
