@@ -17,7 +17,8 @@ What it serves, under /2010-04-01/Accounts/{AccountSid}:
   when only a MessagingServiceSid is given, as Twilio does), dates in RFC 2822, price null.
 - GET Messages.json: the account's messages, newest first, filtered by To, From, DateSent (YYYY-MM-DD, the UTC date
   of date_sent), DateSent> (on or after) and DateSent< (on or before); PageSize (default 50, at most 1000), paged
-  through next_page_uri / previous_page_uri (Page and a PageToken anchored on a message sid).
+  through next_page_uri / previous_page_uri (Page and a PageToken anchored on a message sid). With `list_lag`, a
+  message shows in the list only that many seconds after it was created, as Twilio's list can lag behind.
 - GET Messages/{MessageSid}.json: one message.
 
 Scripted behaviour, per destination number, consumed in order, one step per POST to that number (after the
@@ -180,11 +181,12 @@ class TwilioError(Exception):
 
 class FakeTwilio:
     def __init__(self, account_sid=None, auth_token=None, rate_limit=100, window=1.0, clock=time.time,
-                 sender="+15005550006"):
+                 sender="+15005550006", list_lag=0.0):
         self.account_sid = account_sid or "AC" + secrets.token_hex(16)
         self.auth_token = auth_token or secrets.token_hex(16)
         self.rate_limit = rate_limit  # POSTs per `window` seconds, account-wide; None: no limit
         self.window = window
+        self.list_lag = list_lag  # seconds after its creation before a message shows in the list (GET by sid: at once)
         self.clock = clock
         self.sender = sender
         self._lock = threading.Lock()
@@ -242,6 +244,7 @@ class FakeTwilio:
         with self._lock:
             self._messages = {}  # sid -> message resource (what the API returns)
             self._created = {}  # sid -> (clock time, sequence number): the list's order
+            self._listed_from = {}  # sid -> time.monotonic() from which the list shows it
             self._sequence = 0
             self._posts = []  # [PostRecord], in arrival order
             self._lists = []  # [ListRecord]
@@ -439,6 +442,7 @@ class FakeTwilio:
         }
         self._messages[sid] = message
         self._created[sid] = (now, self._sequence)
+        self._listed_from[sid] = time.monotonic() + self.list_lag
         self._sequence += 1
         return message
 
@@ -524,7 +528,8 @@ class FakeTwilio:
                 for name in ("DateSent", "DateSent>", "DateSent<"):
                     if name in filters and not DATE.match(filters[name]):
                         raise TwilioError(20001, message=f"Invalid {name}: {filters[name]}")
-                ordered = sorted((sid for sid in self._messages if self._matches(sid, filters)),
+                ordered = sorted((sid for sid in self._messages
+                                  if self._listed_from[sid] <= arrived and self._matches(sid, filters)),
                                  key=lambda sid: self._created[sid], reverse=True)  # newest first
                 token = query.get("PageToken", [None])[-1]
                 if token is None:

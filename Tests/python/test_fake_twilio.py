@@ -321,6 +321,19 @@ def test_the_list_filters_newest_first_and_pages(fake, caller):
     assert [record.to for record in fake.list_calls()][:2] == [ALICE, None]
 
 
+def test_with_a_list_lag_a_new_message_is_listed_only_after_it():
+    with FakeTwilio(list_lag=0.5) as fake:
+        caller = Caller(fake)
+        sid = caller.send(ALICE, "Soon listed")[1]["sid"]
+        assert caller.list(To=ALICE)[1]["messages"] == []
+        # The message itself is there at once.
+        status, message, _ = caller.request("GET", f"/2010-04-01/Accounts/{fake.account_sid}/Messages/{sid}.json")
+        assert status == 200 and message["sid"] == sid
+        time.sleep(0.6)
+        assert [message["sid"] for message in caller.list(To=ALICE)[1]["messages"]] == [sid]
+        caller.close()
+
+
 def test_the_list_filters_on_the_utc_date_sent():
     now = [time.time()]
     with FakeTwilio(clock=lambda: now[0]) as fake:

@@ -16,7 +16,7 @@ struct SMSMetrics: Sendable {
     let duplicateSends = Counter(label: "jules_sms_duplicate_sends_total")
 
     /// A change a sender wanted to make to a row after its claim of the row had been superseded (`transition`:
-    /// `start`, `sent`, `retry`, `fail`, `give_up`).
+    /// `start`, `sent`, `retry`, `fail`, `give_up`, `hold`).
     func claimLost(_ transition: String) {
         Counter(label: "jules_sms_claims_lost_total", dimensions: [("transition", transition)]).increment()
     }

@@ -415,6 +415,21 @@ public struct SMSQueue: Sendable {
         return !rows.isEmpty
     }
 
+    /// Keeps a row `sending` under `claim` for `duration` from now (its lease, or until its next look-up), so that
+    /// no other instance adopts it meanwhile; or, with a short duration, so that whichever instance scans for
+    /// orphans after that looks it up again. Returns whether it did (false: the claim has been superseded).
+    func hold(_ id: UUID, claim: Claim, for duration: Duration) async throws(PostgresError) -> Bool {
+        let rows = try await database.query(
+            """
+            UPDATE sms_messages SET claimed_until = now() + $4 * interval '1 millisecond', updated_at = now()
+            WHERE id = $1 AND status = 'sending' AND claimed_by = $2 AND claim_token = $3::uuid
+            RETURNING id
+            """,
+            [.uuid(id), .text(claim.instance), .uuid(claim.token), .int(duration.wholeMilliseconds)]
+        )
+        return !rows.isEmpty
+    }
+
     /// A row handed to the provider by an instance that did not live to record the answer.
     struct Orphan: Sendable {
         var id: UUID

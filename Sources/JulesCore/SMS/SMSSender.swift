@@ -30,6 +30,11 @@ public struct SMSSenderConfiguration: Sendable {
     /// How long after its send a message whose fate is unknown may wait for the provider to say whether it took it;
     /// after that, a failed look-up ends it `failed` with reason `unknown_outcome` (it is not sent again).
     public var unknownOutcomeLimit: Duration
+    /// How long after an attempt whose outcome is unknown the provider's message list is trusted to show the
+    /// message if it was taken. Twilio's list can lag behind a message it has just created, so a look-up that does
+    /// not find it before then proves nothing: the sender keeps looking (at doubling intervals, from a sixteenth of
+    /// this) and sends the message again only after a look-up made once this much time has passed finds nothing.
+    public var unknownOutcomeSettle: Duration
 
     public init(
         instance: String,
@@ -41,7 +46,8 @@ public struct SMSSenderConfiguration: Sendable {
         maximumInFlight: Int = 32,
         pollInterval: Duration = .milliseconds(250),
         orphanScanInterval: Duration? = nil,
-        unknownOutcomeLimit: Duration = .seconds(24 * 3600)
+        unknownOutcomeLimit: Duration = .seconds(24 * 3600),
+        unknownOutcomeSettle: Duration = .seconds(60)
     ) {
         self.instance = instance
         self.lease = lease
@@ -53,6 +59,7 @@ public struct SMSSenderConfiguration: Sendable {
         self.pollInterval = pollInterval
         self.orphanScanInterval = orphanScanInterval ?? min(.seconds(5), lease / 2)
         self.unknownOutcomeLimit = unknownOutcomeLimit
+        self.unknownOutcomeSettle = unknownOutcomeSettle
     }
 }
 
@@ -162,7 +169,8 @@ public struct SMSSender: Service {
                         inFlight.add(1)
                         group.addTask {
                             await CorrelationID.withValue(correlationID) {
-                                await deliver(message, phoneToken: token.phoneToken, attempt: token.attempt)
+                                await deliver(
+                                    message, phoneToken: token.phoneToken, attempt: token.attempt, stopping: stopping)
                             }
                             inFlight.add(-1)
                             wakeup.signal()
@@ -211,7 +219,7 @@ public struct SMSSender: Service {
     }
 
     /// Hands one message to the provider and records what happened.
-    private func deliver(_ message: SMSQueue.Claimed, phoneToken: String, attempt: Int) async {
+    private func deliver(_ message: SMSQueue.Claimed, phoneToken: String, attempt: Int, stopping: StopFlag) async {
         let to: String
         do {
             to = try cipher.open(phoneToken)
@@ -245,8 +253,8 @@ public struct SMSSender: Service {
                 // The request may have gone through: look before sending it again.
                 await reconcile(
                     id: message.id, claim: message.claim, memberID: message.memberID, to: to, body: message.body,
-                    since: attemptStarted.addingTimeInterval(-1), segments: message.segments, attempt: attempt,
-                    failure: error)
+                    since: attemptStarted, segments: message.segments, attempt: attempt, failure: error,
+                    stopping: stopping)
                 return
             }
             await record(message, attempt: attempt, failure: error)
