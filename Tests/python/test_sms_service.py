@@ -549,6 +549,29 @@ def test_a_message_twilio_lists_late_is_not_sent_twice(fresh_database, redis_db,
         assert len([call for call in fake.list_calls(lost_phone) if posts[0].at < call.at < posts[1].at]) >= 2
 
 
+def test_a_smart_encoded_message_is_found_after_an_unknown_outcome(fresh_database, redis_db, key_prefix, services):
+    """With Smart Encoding, Twilio lists the message with GSM-7 look-alikes for the characters it replaced: the look-up
+    after a send whose answer never came must still find it, not send it again."""
+    body = "Here\u2019s \u201ctonight\u2019s\u201d plan \u2014 pasta\u2026 OK?"
+    with FakeTwilio(rate_limit=100, smart_encoding=True) as fake:
+        service = services(sms_env(fresh_database, redis_db, key_prefix, fake, JULES_SMS_TIMEOUT_MS=1000,
+                                   JULES_SMS_LEASE_SECONDS=5, JULES_SMS_RETRY_BASE_MS=100,
+                                   JULES_SMS_UNKNOWN_OUTCOME_SETTLE_SECONDS=2), name="smart")
+        [(member, phone)] = create_members(service, 1)
+        fake.accept_then_hang(phone, 2)  # created at once; the answer comes after the 1 s timeout
+        sent = service.call("sms.send", {"member_id": member, "body": body})
+        assert sent["encoding"] == "ucs2"
+        final = wait_final(service, sent["message_id"], timeout=30)
+
+        posts = fake.posts(phone)
+        assert [post.outcome for post in posts] == ["accepted_then_hung"], f"sent again: {posts}"
+        assert posts[0].body == body
+        assert fake.message(posts[0].sid)["body"] == "Here's \"tonight's\" plan - pasta... OK?"
+        assert final["status"] == "sent" and final["attempts"] == 1, final
+        assert final["provider_sid"] == posts[0].sid
+        assert fake.list_calls(phone), "it was never looked up"
+
+
 # MARK: - g. Replies go ahead of bulk
 
 
