@@ -128,7 +128,9 @@ struct SMSSettings {
             retryCap: .milliseconds(
                 try Environment.integer("JULES_SMS_RETRY_MAX_MS", default: 60_000, range: 1...3_600_000)),
             quietHours: quietHours,
-            maximumInFlight: maximumInFlight
+            maximumInFlight: maximumInFlight,
+            unknownOutcomeSettle: .seconds(
+                try Environment.integer("JULES_SMS_UNKNOWN_OUTCOME_SETTLE_SECONDS", default: 60, range: 0...3600))
         )
     }
 

@@ -17,7 +17,11 @@ What it serves, under /2010-04-01/Accounts/{AccountSid}:
   when only a MessagingServiceSid is given, as Twilio does), dates in RFC 2822, price null.
 - GET Messages.json: the account's messages, newest first, filtered by To, From, DateSent (YYYY-MM-DD, the UTC date
   of date_sent), DateSent> (on or after) and DateSent< (on or before); PageSize (default 50, at most 1000), paged
-  through next_page_uri / previous_page_uri (Page and a PageToken anchored on a message sid).
+  through next_page_uri / previous_page_uri (Page and a PageToken anchored on a message sid). With `list_lag`, a
+  message shows in the list only that many seconds after it was created, as Twilio's list can lag behind.
+- With `smart_encoding`, a body is stored (and answered, and listed) as Twilio's Smart Encoding sends it: curly
+  quotes, dashes, the ellipsis and unusual spaces replaced by GSM-7 look-alikes, invisible characters dropped, when
+  that makes the whole body GSM-7 (see `smart_encode`).
 - GET Messages/{MessageSid}.json: one message.
 
 Scripted behaviour, per destination number, consumed in order, one step per POST to that number (after the
@@ -93,6 +97,24 @@ def segments(body: str) -> tuple[int, str]:
         units = len(body.encode("utf-16-le")) // 2
         single, multi, encoding = 70, 67, "ucs2"
     return (1 if units <= single else math.ceil(units / multi)), encoding
+
+
+# Some of Twilio's Smart Encoding replacements (its table is longer): enough to give a body the shape Twilio lists.
+SMART_ENCODING = {
+    **dict.fromkeys("\u2018\u2019\u201a\u201b\u2032\u02bc", "'"),
+    **dict.fromkeys("\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb", '"'),
+    **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015", "-"),
+    "\u2026": "...",
+    **dict.fromkeys("\u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000",
+                    " "),
+    **dict.fromkeys("\u200b\u2060\ufeff", ""),
+}
+
+
+def smart_encode(body: str) -> str:
+    """The body as Twilio's Smart Encoding sends it: replaced only if that makes the whole body GSM-7."""
+    encoded = "".join(SMART_ENCODING.get(char, char) for char in body)
+    return encoded if segments(encoded)[1] == "gsm7" else body
 
 
 def rfc2822(timestamp: float) -> str:
@@ -180,11 +202,13 @@ class TwilioError(Exception):
 
 class FakeTwilio:
     def __init__(self, account_sid=None, auth_token=None, rate_limit=100, window=1.0, clock=time.time,
-                 sender="+15005550006"):
+                 sender="+15005550006", list_lag=0.0, smart_encoding=False):
         self.account_sid = account_sid or "AC" + secrets.token_hex(16)
         self.auth_token = auth_token or secrets.token_hex(16)
         self.rate_limit = rate_limit  # POSTs per `window` seconds, account-wide; None: no limit
         self.window = window
+        self.list_lag = list_lag  # seconds after its creation before a message shows in the list (GET by sid: at once)
+        self.smart_encoding = smart_encoding  # bodies kept as Twilio's Smart Encoding sends them
         self.clock = clock
         self.sender = sender
         self._lock = threading.Lock()
@@ -242,6 +266,7 @@ class FakeTwilio:
         with self._lock:
             self._messages = {}  # sid -> message resource (what the API returns)
             self._created = {}  # sid -> (clock time, sequence number): the list's order
+            self._listed_from = {}  # sid -> time.monotonic() from which the list shows it
             self._sequence = 0
             self._posts = []  # [PostRecord], in arrival order
             self._lists = []  # [ListRecord]
@@ -409,7 +434,7 @@ class FakeTwilio:
     def _create(self, form, now, sent=True) -> dict:
         """A new message resource (call with the lock held); `sent` False leaves date_sent null."""
         sid = "SM" + secrets.token_hex(16)
-        body = form["Body"]
+        body = smart_encode(form["Body"]) if self.smart_encoding else form["Body"]
         count, _ = segments(body)
         service = form.get("MessagingServiceSid")
         sender = form.get("From")
@@ -439,6 +464,7 @@ class FakeTwilio:
         }
         self._messages[sid] = message
         self._created[sid] = (now, self._sequence)
+        self._listed_from[sid] = time.monotonic() + self.list_lag
         self._sequence += 1
         return message
 
@@ -524,7 +550,8 @@ class FakeTwilio:
                 for name in ("DateSent", "DateSent>", "DateSent<"):
                     if name in filters and not DATE.match(filters[name]):
                         raise TwilioError(20001, message=f"Invalid {name}: {filters[name]}")
-                ordered = sorted((sid for sid in self._messages if self._matches(sid, filters)),
+                ordered = sorted((sid for sid in self._messages
+                                  if self._listed_from[sid] <= arrived and self._matches(sid, filters)),
                                  key=lambda sid: self._created[sid], reverse=True)  # newest first
                 token = query.get("PageToken", [None])[-1]
                 if token is None:

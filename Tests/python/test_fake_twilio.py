@@ -321,6 +321,35 @@ def test_the_list_filters_newest_first_and_pages(fake, caller):
     assert [record.to for record in fake.list_calls()][:2] == [ALICE, None]
 
 
+def test_with_a_list_lag_a_new_message_is_listed_only_after_it():
+    with FakeTwilio(list_lag=0.5) as fake:
+        caller = Caller(fake)
+        sid = caller.send(ALICE, "Soon listed")[1]["sid"]
+        assert caller.list(To=ALICE)[1]["messages"] == []
+        # The message itself is there at once.
+        status, message, _ = caller.request("GET", f"/2010-04-01/Accounts/{fake.account_sid}/Messages/{sid}.json")
+        assert status == 200 and message["sid"] == sid
+        time.sleep(0.6)
+        assert [message["sid"] for message in caller.list(To=ALICE)[1]["messages"]] == [sid]
+        caller.close()
+
+
+def test_smart_encoding_replaces_look_alikes_only_when_the_whole_body_becomes_gsm7():
+    with FakeTwilio(smart_encoding=True) as fake:
+        caller = Caller(fake)
+        posted = "Here\u2019s \u201ctonight\u2019s\u201d plan \u2014 pasta\u2026\u00a0OK?"
+        status, message, _ = caller.send(ALICE, posted)
+        assert status == 201 and message["body"] == "Here's \"tonight's\" plan - pasta... OK?"
+        assert message["num_segments"] == "1"
+        assert caller.list(To=ALICE)[1]["messages"][0]["body"] == message["body"]
+        # An emoji has no GSM-7 look-alike: the body goes as it is.
+        status, message, _ = caller.send(BOB, "Soup \u2014 \U0001F372")
+        assert message["body"] == "Soup \u2014 \U0001F372"
+        # What was posted is recorded as posted.
+        assert fake.posts(ALICE)[0].body == posted
+        caller.close()
+
+
 def test_the_list_filters_on_the_utc_date_sent():
     now = [time.time()]
     with FakeTwilio(clock=lambda: now[0]) as fake:

@@ -105,6 +105,7 @@ ACCOUNT = "AC" + "0" * 32
     ({"JULES_SMS_QUIET_HOURS": "08:00-08:00"}, "JULES_SMS_QUIET_HOURS"),
     ({"JULES_SMS_MAX_ATTEMPTS": "0"}, "JULES_SMS_MAX_ATTEMPTS"),
     ({"JULES_SMS_TIMEOUT_MS": "5000", "JULES_SMS_LEASE_SECONDS": "5"}, "JULES_SMS_LEASE_SECONDS"),
+    ({"JULES_SMS_UNKNOWN_OUTCOME_SETTLE_SECONDS": "-1"}, "JULES_SMS_UNKNOWN_OUTCOME_SETTLE_SECONDS"),
     ({"JULES_SMS_KEY_PREFIX": "has space"}, "JULES_SMS_KEY_PREFIX"),
 ])
 def test_serve_refuses_unusable_sms_settings(jules_bin, short_tmp, overrides, named):
@@ -354,7 +355,8 @@ def test_three_instances_share_the_account_rate(fresh_database, redis_db, key_pr
 def test_sigkill_mid_batch_then_restart_sends_each_message_once(fresh_database, redis_db, key_prefix, fake_twilio,
                                                                   services):
     env = sms_env(fresh_database, redis_db, key_prefix, fake_twilio, JULES_SMS_RATE=20, JULES_SMS_TIMEOUT_MS=1000,
-                  JULES_SMS_LEASE_SECONDS=3, JULES_SMS_RETRY_BASE_MS=100, JULES_INSTANCE_ID="crash")
+                  JULES_SMS_LEASE_SECONDS=3, JULES_SMS_RETRY_BASE_MS=100, JULES_SMS_UNKNOWN_OUTCOME_SETTLE_SECONDS=2,
+                  JULES_INSTANCE_ID="crash")
     first = services(env, name="first")
     members = create_members(first, 200)
     phones = [phone for _, phone in members]
@@ -435,7 +437,8 @@ def test_opt_out_while_queued(fresh_database, redis_db, key_prefix, fake_twilio,
 
 def test_twilio_errors_retries_and_reconciliation(fresh_database, redis_db, key_prefix, fake_twilio, services):
     service = services(sms_env(fresh_database, redis_db, key_prefix, fake_twilio, JULES_SMS_RETRY_BASE_MS=100,
-                               JULES_SMS_MAX_ATTEMPTS=3, JULES_SMS_TIMEOUT_MS=1000, JULES_SMS_LEASE_SECONDS=5),
+                               JULES_SMS_MAX_ATTEMPTS=3, JULES_SMS_TIMEOUT_MS=1000, JULES_SMS_LEASE_SECONDS=5,
+                               JULES_SMS_UNKNOWN_OUTCOME_SETTLE_SECONDS=2),
                        name="errors")
     members = create_members(service, 8)
     (invalid, invalid_phone), (landline, landline_phone), (unsubscribed, unsubscribed_phone), \
@@ -514,6 +517,59 @@ def test_twilio_errors_retries_and_reconciliation(fresh_database, redis_db, key_
     stats = service.call("sms.stats")
     assert stats["failed"] == 4 and stats["sent"] == 4, stats
     assert stats["retried"] >= 4, stats
+
+
+def test_a_message_twilio_lists_late_is_not_sent_twice(fresh_database, redis_db, key_prefix, services):
+    """Twilio's message list can lag behind a message it has just created: after a send whose answer never came, a
+    look-up that does not find the message counts as "not sent" only once JULES_SMS_UNKNOWN_OUTCOME_SETTLE_SECONDS
+    have passed since the attempt; until then the service keeps looking."""
+    settle = 5
+    with FakeTwilio(rate_limit=100, list_lag=3) as fake:
+        service = services(sms_env(fresh_database, redis_db, key_prefix, fake, JULES_SMS_TIMEOUT_MS=1000,
+                                   JULES_SMS_LEASE_SECONDS=5, JULES_SMS_RETRY_BASE_MS=100,
+                                   JULES_SMS_UNKNOWN_OUTCOME_SETTLE_SECONDS=settle), name="lag")
+        (taken, taken_phone), (lost, lost_phone) = create_members(service, 2)
+        fake.accept_then_hang(taken_phone, 2)  # created at once, listed 3 s later; the 1 s timeout comes first
+        fake.hang(lost_phone, 2)  # nothing created
+        ids = {member: service.call("sms.send", {"member_id": member, "body": "Lag"})["message_id"]
+               for member in (taken, lost)}
+        final = {member: wait_final(service, message_id, timeout=30) for member, message_id in ids.items()}
+
+        result, posts = final[taken], fake.posts(taken_phone)
+        assert [post.outcome for post in posts] == ["accepted_then_hung"], posts
+        assert result["status"] == "sent" and result["attempts"] == 1, result
+        assert result["provider_sid"] == posts[0].sid
+        lookups = fake.list_calls(taken_phone)
+        assert len(lookups) >= 2 and lookups[-1].at >= posts[0].at + 3, f"found before it was listed? {lookups}"
+
+        result, posts = final[lost], fake.posts(lost_phone)
+        assert [post.outcome for post in posts] == ["hung", "created"], posts
+        assert result["status"] == "sent" and result["attempts"] == 2, result
+        assert posts[1].at - posts[0].at >= settle - 0.5, f"sent again {posts[1].at - posts[0].at:.2f} s after"
+        assert len([call for call in fake.list_calls(lost_phone) if posts[0].at < call.at < posts[1].at]) >= 2
+
+
+def test_a_smart_encoded_message_is_found_after_an_unknown_outcome(fresh_database, redis_db, key_prefix, services):
+    """With Smart Encoding, Twilio lists the message with GSM-7 look-alikes for the characters it replaced: the look-up
+    after a send whose answer never came must still find it, not send it again."""
+    body = "Here\u2019s \u201ctonight\u2019s\u201d plan \u2014 pasta\u2026 OK?"
+    with FakeTwilio(rate_limit=100, smart_encoding=True) as fake:
+        service = services(sms_env(fresh_database, redis_db, key_prefix, fake, JULES_SMS_TIMEOUT_MS=1000,
+                                   JULES_SMS_LEASE_SECONDS=5, JULES_SMS_RETRY_BASE_MS=100,
+                                   JULES_SMS_UNKNOWN_OUTCOME_SETTLE_SECONDS=2), name="smart")
+        [(member, phone)] = create_members(service, 1)
+        fake.accept_then_hang(phone, 2)  # created at once; the answer comes after the 1 s timeout
+        sent = service.call("sms.send", {"member_id": member, "body": body})
+        assert sent["encoding"] == "ucs2"
+        final = wait_final(service, sent["message_id"], timeout=30)
+
+        posts = fake.posts(phone)
+        assert [post.outcome for post in posts] == ["accepted_then_hung"], f"sent again: {posts}"
+        assert posts[0].body == body
+        assert fake.message(posts[0].sid)["body"] == "Here's \"tonight's\" plan - pasta... OK?"
+        assert final["status"] == "sent" and final["attempts"] == 1, final
+        assert final["provider_sid"] == posts[0].sid
+        assert fake.list_calls(phone), "it was never looked up"
 
 
 # MARK: - g. Replies go ahead of bulk

@@ -57,6 +57,11 @@ public struct SMSEncoding: Sendable, Hashable {
         return parts
     }
 
+    /// Whether GSM-7 can carry `scalar` (in its default alphabet or its extension table).
+    static func isGSM7(_ scalar: Unicode.Scalar) -> Bool {
+        basic.contains(scalar) || extended.contains(scalar)
+    }
+
     /// The GSM 03.38 default alphabet (escape excluded).
     private static let basic: Set<Unicode.Scalar> = {
         let text =

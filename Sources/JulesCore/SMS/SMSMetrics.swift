@@ -2,7 +2,7 @@ import CoreMetrics
 import Foundation
 
 /// The SMS sender's metrics: messages and segments by the status they reached, retries, provider latency,
-/// opt-outs reported by the carrier, reconciliations, and spend.
+/// opt-outs reported by the carrier, reconciliations, superseded claims, duplicate sends, and spend.
 struct SMSMetrics: Sendable {
     let retries = Counter(label: "jules_sms_retries_total")
     let optOuts = Counter(label: "jules_sms_carrier_opt_outs_total")
@@ -11,6 +11,15 @@ struct SMSMetrics: Sendable {
     /// Messages ready to go, and being sent, by every instance (as of this instance's last look).
     let readyDepth = Gauge(label: "jules_sms_queue_ready")
     let sendingDepth = Gauge(label: "jules_sms_queue_sending")
+
+    /// A receipt for a message whose row had ended with another sid: the provider took the message twice.
+    let duplicateSends = Counter(label: "jules_sms_duplicate_sends_total")
+
+    /// A change a sender wanted to make to a row after its claim of the row had been superseded (`transition`:
+    /// `start`, `sent`, `retry`, `fail`, `give_up`, `hold`).
+    func claimLost(_ transition: String) {
+        Counter(label: "jules_sms_claims_lost_total", dimensions: [("transition", transition)]).increment()
+    }
 
     func finished(_ status: SMSStatus, segments: Int) {
         Counter(label: "jules_sms_messages_total", dimensions: [("status", status.rawValue)]).increment()

@@ -76,8 +76,9 @@ public protocol SMSProvider: Sendable {
     /// Hands one message over. Returns the provider's receipt, or throws a ``ProviderFailure``.
     func send(_ message: OutgoingSMS) async throws(ProviderFailure) -> ProviderReceipt
 
-    /// Looks for a message to `to` with exactly `body` that the provider created at or after `since`, whose sid is
-    /// not in `excluding` (sids already matched to other rows).
+    /// Looks for a message to `to` with `body` (or the form the provider may have turned it into before sending it,
+    /// such as Twilio's Smart Encoding) that the provider created at or after `since`, whose sid is not in
+    /// `excluding` (sids already matched to other rows).
     func find(to: String, body: String, since: Date, excluding: Set<String>) async throws(ProviderFailure)
         -> ProviderLookup
 

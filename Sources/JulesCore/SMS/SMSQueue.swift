@@ -5,8 +5,9 @@ import Postgres
 /// The SQL of the SMS queue: enqueueing, claiming with `FOR UPDATE SKIP LOCKED`, and recording what the provider
 /// said.
 ///
-/// Every change a sender makes to a row names the instance that holds it (`claimed_by`), so an instance whose lease
-/// ran out cannot overwrite what another one decided since.
+/// Every change a sender makes to a row it claimed names its claim: the instance (`claimed_by`) and the token that
+/// claim was given (`claim_token`), so a worker whose lease ran out cannot overwrite what a newer claim decided since,
+/// even when the newer claim is its own instance's.
 public struct SMSQueue: Sendable {
     let database: PostgresClient
 
@@ -118,9 +119,18 @@ public struct SMSQueue: Sendable {
 
     // MARK: Claiming and sending
 
+    /// One claim of a row: the instance that holds it and the token this claim was given. Every change made under a
+    /// claim requires both, so once the row has been claimed again (by another instance, or by this one as an
+    /// orphan after its lease ran out) the old claim changes nothing.
+    struct Claim: Sendable, Equatable {
+        var instance: String
+        var token: UUID
+    }
+
     /// A queued row this instance holds, waiting for its tokens.
     struct Claimed: Sendable {
         var id: UUID
+        var claim: Claim
         var memberID: UUID
         var body: String
         var segments: Int
@@ -165,12 +175,13 @@ public struct SMSQueue: Sendable {
             UPDATE sms_messages SET
                 claimed_by = CASE WHEN decided.quiet_end IS NULL THEN $2 END,
                 claimed_until = CASE WHEN decided.quiet_end IS NULL THEN now() + $3 * interval '1 millisecond' END,
+                claim_token = CASE WHEN decided.quiet_end IS NULL THEN gen_random_uuid() END,
                 not_before = coalesce(decided.quiet_end, sms_messages.not_before),
                 updated_at = now()
             FROM decided
             WHERE sms_messages.id = decided.id
             RETURNING sms_messages.id, member_id, body, segments, priority, attempts, correlation_id,
-                      decided.quiet_end IS NOT NULL AS deferred, not_before, created_at
+                      sms_messages.claim_token, decided.quiet_end IS NOT NULL AS deferred, not_before, created_at
             """,
             [
                 .int(Int64(limit)), .text(instance), .int(lease.wholeMilliseconds), .text(quietHours.start),
@@ -182,6 +193,7 @@ public struct SMSQueue: Sendable {
             guard let priority = SMSPriority(rank: try row.decode("priority")) else { continue }
             let message = Claimed(
                 id: try row.decode("id"),
+                claim: Claim(instance: instance, token: try row.decode("claim_token")),
                 memberID: try row.decode("member_id"),
                 body: try row.decode("body"),
                 segments: try row.decode("segments"),
@@ -196,15 +208,18 @@ public struct SMSQueue: Sendable {
         return claimed.map(\.0)
     }
 
-    /// Lets go of queued rows this instance claimed but did not start (on shutdown).
-    func release(_ ids: [UUID], instance: String) async throws(PostgresError) {
-        guard !ids.isEmpty else { return }
+    /// Lets go of queued rows this instance claimed but did not start (on shutdown, or when the rate limit cannot
+    /// be checked); rows claimed again since are left alone.
+    func release(_ messages: some Collection<Claimed>) async throws(PostgresError) {
+        guard let instance = messages.first?.claim.instance else { return }
         _ = try await database.query(
             """
-            UPDATE sms_messages SET claimed_by = NULL, claimed_until = NULL, updated_at = now()
-            WHERE id = ANY($1::uuid[]) AND status = 'queued' AND claimed_by = $2
+            UPDATE sms_messages SET claimed_by = NULL, claimed_until = NULL, claim_token = NULL, updated_at = now()
+            FROM unnest($1::uuid[], $2::uuid[]) AS held (id, token)
+            WHERE sms_messages.id = held.id AND sms_messages.claim_token = held.token
+              AND sms_messages.status = 'queued' AND sms_messages.claimed_by = $3
             """,
-            [Self.uuidArray(ids), .text(instance)]
+            [Self.uuidArray(messages.map(\.id)), Self.uuidArray(messages.map(\.claim.token)), .text(instance)]
         )
     }
 
@@ -214,13 +229,13 @@ public struct SMSQueue: Sendable {
         case send(phoneToken: String, attempt: Int)
         /// The member opted out or was deleted: the row is now `failed` with that reason.
         case refused(SMSFailureReason)
-        /// The row is no longer this instance's (its lease ran out and another took it).
+        /// The claim has been superseded (its lease ran out and the row was claimed again).
         case lost
     }
 
-    /// Moves a claimed row to `sending`, checking the member in the same statement: opted out or deleted members
-    /// are not texted, whatever they were when the message was queued.
-    func start(_ id: UUID, instance: String, lease: Duration) async throws(PostgresError) -> Start {
+    /// Moves a claimed row to `sending` under the same claim, checking the member in the same statement: opted out
+    /// or deleted members are not texted, whatever they were when the message was queued.
+    func start(_ id: UUID, claim: Claim, lease: Duration) async throws(PostgresError) -> Start {
         let rows = try await database.query(
             """
             WITH verdict AS (
@@ -232,6 +247,7 @@ public struct SMSQueue: Sendable {
                        members.phone_ciphertext
                 FROM sms_messages JOIN members ON members.id = sms_messages.member_id
                 WHERE sms_messages.id = $1 AND sms_messages.status = 'queued' AND sms_messages.claimed_by = $2
+                  AND sms_messages.claim_token = $4::uuid
                 FOR UPDATE OF sms_messages
             )
             UPDATE sms_messages SET
@@ -244,12 +260,13 @@ public struct SMSQueue: Sendable {
                                           ELSE attempt_started_at END,
                 claimed_by = CASE WHEN verdict.refusal IS NULL THEN $2 END,
                 claimed_until = CASE WHEN verdict.refusal IS NULL THEN now() + $3 * interval '1 millisecond' END,
+                claim_token = CASE WHEN verdict.refusal IS NULL THEN claim_token END,
                 updated_at = now()
             FROM verdict
             WHERE sms_messages.id = verdict.id
             RETURNING verdict.refusal, verdict.phone_ciphertext, sms_messages.attempts
             """,
-            [.uuid(id), .text(instance), .int(lease.wholeMilliseconds)]
+            [.uuid(id), .text(claim.instance), .int(lease.wholeMilliseconds), .uuid(claim.token)]
         )
         guard let row = rows.first else { return .lost }
         if let refusal: String = try row.decode("refusal") {
@@ -259,39 +276,74 @@ public struct SMSQueue: Sendable {
         return .send(phoneToken: token, attempt: try row.decode("attempts"))
     }
 
-    /// Records the provider's receipt: the message is `sent`. A receipt always wins over a guess, so this applies to
-    /// a row still `sending`, or put back in the queue by an instance that could not find it at the provider.
-    @discardableResult
+    /// What became of a provider's receipt.
+    enum ReceiptRecord: Sendable, Equatable {
+        /// Recorded under the claim it was sent under: the message is `sent`.
+        case recorded
+        /// The claim had been superseded, but the row had not ended: the receipt was recorded all the same and the
+        /// newer claim ended with it. A receipt is a fact while the newer claim acts on a guess (a look-up that has
+        /// not found the message yet, a retry queued because it was not found); dropping it would send the message
+        /// again, or lose the sid its delivery reports name.
+        case recordedOverNewerClaim
+        /// The row already records this sid (a newer claim found the message at the provider, or this one recorded
+        /// it before and did not hear back).
+        case alreadyRecorded
+        /// The row has ended otherwise since: with another sid (the message went twice), or failed. A late receipt
+        /// never rewrites an ended row; it is not stored.
+        case conflicting(status: SMSStatus?, sid: String?)
+        /// No such row.
+        case missing
+    }
+
+    /// Records the provider's receipt for a message sent under `claim`: the message is `sent`, and the row's claim
+    /// ends. See ``ReceiptRecord`` for a receipt that comes after the claim was superseded.
     func markSent(
         _ id: UUID,
+        claim: Claim,
         provider: String,
         receipt: ProviderReceipt
-    ) async throws(PostgresError) -> Bool {
+    ) async throws(PostgresError) -> ReceiptRecord {
         let rows = try await database.query(
             """
-            UPDATE sms_messages SET
-                status = 'sent', provider = $2, provider_sid = $3, price = $4::numeric, price_unit = $5,
-                sent_at = coalesce(sent_at, now()), error_code = NULL, error_message = NULL,
-                claimed_by = NULL, claimed_until = NULL, updated_at = now()
-            WHERE id = $1 AND status IN ('sending', 'queued')
-            RETURNING id
+            WITH target AS (
+                SELECT id, status, provider_sid, (claimed_by = $6 AND claim_token = $7::uuid) IS TRUE AS ours
+                FROM sms_messages WHERE id = $1
+                FOR UPDATE
+            ), moved AS (
+                UPDATE sms_messages SET
+                    status = 'sent', provider = $2, provider_sid = $3, price = $4::numeric, price_unit = $5,
+                    sent_at = coalesce(sent_at, now()), error_code = NULL, error_message = NULL,
+                    claimed_by = NULL, claimed_until = NULL, claim_token = NULL, updated_at = now()
+                FROM target
+                WHERE sms_messages.id = target.id AND target.status IN ('sending', 'queued')
+                RETURNING sms_messages.id
+            )
+            SELECT target.status, target.provider_sid, target.ours, EXISTS (SELECT 1 FROM moved) AS moved
+            FROM target
             """,
             [
                 .uuid(id), .text(provider), .text(receipt.sid),
                 receipt.price.map { .text("\($0)") } ?? .null,
                 receipt.priceUnit.map { .text($0) } ?? .null,
+                .text(claim.instance), .uuid(claim.token),
             ]
         )
-        return !rows.isEmpty
+        guard let row = rows.first else { return .missing }
+        if try row.decode("moved", as: Bool.self) {
+            return try row.decode("ours", as: Bool.self) ? .recorded : .recordedOverNewerClaim
+        }
+        let sid: String? = try row.decode("provider_sid")
+        if sid == receipt.sid { return .alreadyRecorded }
+        return .conflicting(status: SMSStatus(rawValue: try row.decode("status")), sid: sid)
     }
 
     /// Puts a row back in the queue after a failure worth retrying, not before `delay`; or fails it for good with
     /// `max_attempts` when it has had `maximumAttempts`. An attempt that never reached the provider (its sender
     /// died and the provider has no trace of it) is not counted: `countsAsAttempt: false`. Returns the status it
-    /// ended in (nil: not ours any more).
+    /// ended in (nil: the claim has been superseded, and nothing changed).
     func retry(
         _ id: UUID,
-        instance: String,
+        claim: Claim,
         delay: Duration,
         maximumAttempts: Int,
         failure: ProviderFailure,
@@ -306,37 +358,37 @@ public struct SMSQueue: Sendable {
                 error_code = $4, error_message = $5,
                 not_before = CASE WHEN attempts - $7 >= $3 THEN not_before
                                   ELSE now() + $6 * interval '1 millisecond' END,
-                claimed_by = NULL, claimed_until = NULL, updated_at = now()
-            WHERE id = $1 AND status = 'sending' AND claimed_by = $2
+                claimed_by = NULL, claimed_until = NULL, claim_token = NULL, updated_at = now()
+            WHERE id = $1 AND status = 'sending' AND claimed_by = $2 AND claim_token = $8::uuid
             RETURNING status
             """,
             [
-                .uuid(id), .text(instance), .int(Int64(maximumAttempts)),
+                .uuid(id), .text(claim.instance), .int(Int64(maximumAttempts)),
                 failure.code.map { .int(Int64($0)) } ?? .null, .text(failure.message.truncated(toScalars: 1024)),
-                .int(delay.wholeMilliseconds), .int(countsAsAttempt ? 0 : 1),
+                .int(delay.wholeMilliseconds), .int(countsAsAttempt ? 0 : 1), .uuid(claim.token),
             ]
         )
         return try rows.first.flatMap { row throws(PostgresError) in SMSStatus(rawValue: try row.decode("status")) }
     }
 
-    /// Fails a row for good: the provider refused it. Returns the member and household, for the opt-out a 21610
-    /// brings.
+    /// Fails a row for good: the provider refused it. Returns whether it did (false: the claim has been superseded,
+    /// and nothing changed).
     func fail(
         _ id: UUID,
-        instance: String,
+        claim: Claim,
         failure: ProviderFailure
     ) async throws(PostgresError) -> Bool {
         let rows = try await database.query(
             """
             UPDATE sms_messages SET
                 status = 'failed', error_reason = 'provider_rejected', error_code = $3, error_message = $4,
-                claimed_by = NULL, claimed_until = NULL, updated_at = now()
-            WHERE id = $1 AND status = 'sending' AND claimed_by = $2
+                claimed_by = NULL, claimed_until = NULL, claim_token = NULL, updated_at = now()
+            WHERE id = $1 AND status = 'sending' AND claimed_by = $2 AND claim_token = $5::uuid
             RETURNING id
             """,
             [
-                .uuid(id), .text(instance), failure.code.map { .int(Int64($0)) } ?? .null,
-                .text(failure.message.truncated(toScalars: 1024)),
+                .uuid(id), .text(claim.instance), failure.code.map { .int(Int64($0)) } ?? .null,
+                .text(failure.message.truncated(toScalars: 1024)), .uuid(claim.token),
             ]
         )
         return !rows.isEmpty
@@ -344,18 +396,36 @@ public struct SMSQueue: Sendable {
 
     // MARK: Messages whose fate is unknown
 
-    /// Ends a message still `sending` (and this instance's) whose fate could not be settled with the provider:
-    /// `failed` with reason `unknown_outcome`. Returns whether it did.
-    func giveUp(_ id: UUID, instance: String, message: String) async throws(PostgresError) -> Bool {
+    /// Ends a message still `sending` under `claim` whose fate could not be settled with the provider: `failed`
+    /// with reason `unknown_outcome`. Returns whether it did.
+    func giveUp(_ id: UUID, claim: Claim, message: String) async throws(PostgresError) -> Bool {
         let rows = try await database.query(
             """
             UPDATE sms_messages SET
                 status = 'failed', error_reason = 'unknown_outcome', error_code = NULL, error_message = $3,
-                claimed_by = NULL, claimed_until = NULL, updated_at = now()
-            WHERE id = $1 AND status = 'sending' AND claimed_by = $2
+                claimed_by = NULL, claimed_until = NULL, claim_token = NULL, updated_at = now()
+            WHERE id = $1 AND status = 'sending' AND claimed_by = $2 AND claim_token = $4::uuid
             RETURNING id
             """,
-            [.uuid(id), .text(instance), .text(PhoneNumberRedaction.redact(message.truncated(toScalars: 1024)))]
+            [
+                .uuid(id), .text(claim.instance),
+                .text(PhoneNumberRedaction.redact(message.truncated(toScalars: 1024))), .uuid(claim.token),
+            ]
+        )
+        return !rows.isEmpty
+    }
+
+    /// Keeps a row `sending` under `claim` for `duration` from now (its lease, or until its next look-up), so that
+    /// no other instance adopts it meanwhile; or, with a short duration, so that whichever instance scans for
+    /// orphans after that looks it up again. Returns whether it did (false: the claim has been superseded).
+    func hold(_ id: UUID, claim: Claim, for duration: Duration) async throws(PostgresError) -> Bool {
+        let rows = try await database.query(
+            """
+            UPDATE sms_messages SET claimed_until = now() + $4 * interval '1 millisecond', updated_at = now()
+            WHERE id = $1 AND status = 'sending' AND claimed_by = $2 AND claim_token = $3::uuid
+            RETURNING id
+            """,
+            [.uuid(id), .text(claim.instance), .uuid(claim.token), .int(duration.wholeMilliseconds)]
         )
         return !rows.isEmpty
     }
@@ -363,6 +433,7 @@ public struct SMSQueue: Sendable {
     /// A row handed to the provider by an instance that did not live to record the answer.
     struct Orphan: Sendable {
         var id: UUID
+        var claim: Claim
         var memberID: UUID
         var body: String
         var segments: Int
@@ -383,7 +454,7 @@ public struct SMSQueue: Sendable {
         let rows = try await database.query(
             """
             UPDATE sms_messages SET claimed_by = $2, claimed_until = now() + $3 * interval '1 millisecond',
-                updated_at = now()
+                claim_token = gen_random_uuid(), updated_at = now()
             FROM members
             WHERE members.id = sms_messages.member_id AND sms_messages.id IN (
                 SELECT id FROM sms_messages
@@ -395,7 +466,7 @@ public struct SMSQueue: Sendable {
                 LIMIT $1
                 FOR UPDATE SKIP LOCKED
             )
-            RETURNING sms_messages.id, member_id, body, segments, attempts, correlation_id,
+            RETURNING sms_messages.id, sms_messages.claim_token, member_id, body, segments, attempts, correlation_id,
                       extract(epoch FROM attempt_started_at)::double precision AS started,
                       members.phone_ciphertext
             """,
@@ -407,6 +478,7 @@ public struct SMSQueue: Sendable {
         return try rows.map { row throws(PostgresError) in
             Orphan(
                 id: try row.decode("id"),
+                claim: Claim(instance: instance, token: try row.decode("claim_token")),
                 memberID: try row.decode("member_id"),
                 body: try row.decode("body"),
                 segments: try row.decode("segments"),

@@ -30,6 +30,11 @@ public struct SMSSenderConfiguration: Sendable {
     /// How long after its send a message whose fate is unknown may wait for the provider to say whether it took it;
     /// after that, a failed look-up ends it `failed` with reason `unknown_outcome` (it is not sent again).
     public var unknownOutcomeLimit: Duration
+    /// How long after an attempt whose outcome is unknown the provider's message list is trusted to show the
+    /// message if it was taken. Twilio's list can lag behind a message it has just created, so a look-up that does
+    /// not find it before then proves nothing: the sender keeps looking (at doubling intervals, from a sixteenth of
+    /// this) and sends the message again only after a look-up made once this much time has passed finds nothing.
+    public var unknownOutcomeSettle: Duration
 
     public init(
         instance: String,
@@ -41,7 +46,8 @@ public struct SMSSenderConfiguration: Sendable {
         maximumInFlight: Int = 32,
         pollInterval: Duration = .milliseconds(250),
         orphanScanInterval: Duration? = nil,
-        unknownOutcomeLimit: Duration = .seconds(24 * 3600)
+        unknownOutcomeLimit: Duration = .seconds(24 * 3600),
+        unknownOutcomeSettle: Duration = .seconds(60)
     ) {
         self.instance = instance
         self.lease = lease
@@ -53,6 +59,7 @@ public struct SMSSenderConfiguration: Sendable {
         self.pollInterval = pollInterval
         self.orphanScanInterval = orphanScanInterval ?? min(.seconds(5), lease / 2)
         self.unknownOutcomeLimit = unknownOutcomeLimit
+        self.unknownOutcomeSettle = unknownOutcomeSettle
     }
 }
 
@@ -70,7 +77,7 @@ public struct SMSSender: Service {
     let activity: SMSActivity
     let logger: Logger
 
-    private let metrics = SMSMetrics()
+    let metrics = SMSMetrics()
 
     public init(
         queue: SMSQueue,
@@ -162,14 +169,15 @@ public struct SMSSender: Service {
                         inFlight.add(1)
                         group.addTask {
                             await CorrelationID.withValue(correlationID) {
-                                await deliver(message, phoneToken: token.phoneToken, attempt: token.attempt)
+                                await deliver(
+                                    message, phoneToken: token.phoneToken, attempt: token.attempt, stopping: stopping)
                             }
                             inFlight.add(-1)
                             wakeup.signal()
                         }
                     }
                     if next < claimed.count {
-                        try? await queue.release(claimed[next...].map(\.id), instance: configuration.instance)
+                        try? await queue.release(claimed[next...])
                     }
                 }
             }
@@ -186,7 +194,7 @@ public struct SMSSender: Service {
     /// Moves a claimed row to `sending` (or fails it for an opted-out or deleted member).
     private func start(_ message: SMSQueue.Claimed) async -> (phoneToken: String, attempt: Int)? {
         do {
-            switch try await queue.start(message.id, instance: configuration.instance, lease: configuration.lease) {
+            switch try await queue.start(message.id, claim: message.claim, lease: configuration.lease) {
             case .send(let token, let attempt):
                 return (token, attempt)
             case .refused(let reason):
@@ -196,6 +204,10 @@ public struct SMSSender: Service {
                     metadata: ["message_id": "\(message.id.lowercasedText)", "reason": "\(reason.rawValue)"])
                 return nil
             case .lost:
+                metrics.claimLost("start")
+                logger.info(
+                    "SMS not started: its claim was superseded while it waited for the rate limit",
+                    metadata: ["message_id": "\(message.id.lowercasedText)"])
                 return nil
             }
         } catch {
@@ -207,7 +219,7 @@ public struct SMSSender: Service {
     }
 
     /// Hands one message to the provider and records what happened.
-    private func deliver(_ message: SMSQueue.Claimed, phoneToken: String, attempt: Int) async {
+    private func deliver(_ message: SMSQueue.Claimed, phoneToken: String, attempt: Int, stopping: StopFlag) async {
         let to: String
         do {
             to = try cipher.open(phoneToken)
@@ -227,7 +239,8 @@ public struct SMSSender: Service {
             let receipt = try await provider.send(OutgoingSMS(messageID: message.id, to: to, body: message.body))
             metrics.sendLatency.recordNanoseconds((clock.now - began).wholeNanoseconds)
             activity.providerAnswered()
-            await recordSent(message.id, segments: message.segments, receipt: receipt, attempt: attempt)
+            await recordSent(
+                message.id, claim: message.claim, segments: message.segments, receipt: receipt, attempt: attempt)
         } catch {
             metrics.sendLatency.recordNanoseconds((clock.now - began).wholeNanoseconds)
             if case .permanent = error.kind {
@@ -239,9 +252,9 @@ public struct SMSSender: Service {
             if case .unknownFate = error.kind {
                 // The request may have gone through: look before sending it again.
                 await reconcile(
-                    id: message.id, memberID: message.memberID, to: to, body: message.body,
-                    since: attemptStarted.addingTimeInterval(-1), segments: message.segments, attempt: attempt,
-                    failure: error)
+                    id: message.id, claim: message.claim, memberID: message.memberID, to: to, body: message.body,
+                    since: attemptStarted, segments: message.segments, attempt: attempt, failure: error,
+                    stopping: stopping)
                 return
             }
             await record(message, attempt: attempt, failure: error)
@@ -250,28 +263,57 @@ public struct SMSSender: Service {
 
     /// Records the provider's receipt; keeps trying for a while if PostgreSQL is unreachable (until then the row
     /// stays `sending`, and a later reconciliation finds the message at the provider).
-    private func recordSent(_ id: UUID, segments: Int, receipt: ProviderReceipt, attempt: Int) async {
+    ///
+    /// A receipt is recorded even when this worker's claim of the row has been superseded, as long as the row has
+    /// not ended: the message went, and the newer claim only acts on a guess (see ``SMSQueue/ReceiptRecord``).
+    /// When the row has ended with another sid, the message went twice: that is logged with both sids (never the
+    /// number) and counted, and the row keeps what it has.
+    func recordSent(_ id: UUID, claim: SMSQueue.Claim, segments: Int, receipt: ProviderReceipt, attempt: Int)
+        async
+    {
+        let metadata: Logger.Metadata = [
+            "message_id": "\(id.lowercasedText)", "attempt": "\(attempt)", "sid": "\(receipt.sid)",
+        ]
         for wait in [0, 100, 500, 2000] {
             if wait > 0 { try? await Task.sleep(for: .milliseconds(wait)) }
+            let recorded: SMSQueue.ReceiptRecord
             do {
-                if try await queue.markSent(id, provider: provider.name, receipt: receipt) {
-                    metrics.finished(.sent, segments: segments)
-                    await applyHeldReport(sid: receipt.sid)
-                    if let price = receipt.price, let unit = receipt.priceUnit {
-                        metrics.recordPrice(price, unit: unit)
-                    }
-                    logger.debug(
-                        "SMS sent",
-                        metadata: [
-                            "message_id": "\(id.lowercasedText)", "attempt": "\(attempt)", "sid": "\(receipt.sid)",
-                        ])
-                }
-                return
+                recorded = try await queue.markSent(id, claim: claim, provider: provider.name, receipt: receipt)
             } catch {
                 logger.warning(
-                    "a sent SMS could not be recorded yet",
-                    metadata: ["message_id": "\(id.lowercasedText)", "error": "\(error)"])
+                    "a sent SMS could not be recorded yet", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+                continue
             }
+            switch recorded {
+            case .recorded, .recordedOverNewerClaim:
+                if recorded == .recordedOverNewerClaim {
+                    metrics.claimLost("sent")
+                    logger.notice(
+                        "an SMS receipt came after this sender's claim of the row was superseded; recorded all the same",
+                        metadata: metadata)
+                }
+                metrics.finished(.sent, segments: segments)
+                await applyHeldReport(sid: receipt.sid)
+                if let price = receipt.price, let unit = receipt.priceUnit {
+                    metrics.recordPrice(price, unit: unit)
+                }
+                logger.debug("SMS sent", metadata: metadata)
+            case .alreadyRecorded:
+                logger.debug("SMS receipt already recorded", metadata: metadata)
+            case .conflicting(let status, let sid):
+                metrics.claimLost("sent")
+                if sid != nil { metrics.duplicateSends.increment() }
+                logger.error(
+                    sid == nil
+                        ? "an SMS receipt came after its row had ended; the receipt is not stored"
+                        : "an SMS went to the provider twice: its row records another sid; this receipt is not stored",
+                    metadata: metadata.merging([
+                        "status": "\(status?.rawValue ?? "unknown")", "recorded_sid": "\(sid ?? "none")",
+                    ]) { $1 })
+            case .missing:
+                logger.error("an SMS receipt names a message that no longer exists", metadata: metadata)
+            }
+            return
         }
     }
 
@@ -288,7 +330,9 @@ public struct SMSSender: Service {
     }
 
     /// Records a failure: permanent ones end the message (a 21610 also opts the member out), the others put it
-    /// back in the queue after a backoff.
+    /// back in the queue after a backoff. If this worker's claim of the row has been superseded, the row is left to
+    /// its new holder (the failure is logged and counted); a 21610 still opts the member out, since it says
+    /// something about the member, not the row.
     private func record(_ message: SMSQueue.Claimed, attempt: Int, failure: ProviderFailure) async {
         let metadata: Logger.Metadata = [
             "message_id": "\(message.id.lowercasedText)", "attempt": "\(attempt)",
@@ -298,16 +342,18 @@ public struct SMSSender: Service {
         do {
             switch failure.kind {
             case .permanent:
-                if try await queue.fail(message.id, instance: configuration.instance, failure: failure) {
+                if try await queue.fail(message.id, claim: message.claim, failure: failure) {
                     metrics.finished(.failed, segments: message.segments)
                     logger.notice("SMS refused by the provider", metadata: metadata)
-                    if failure.isUnsubscribed { await optOut(message.memberID, correlationID: message.correlationID) }
+                } else {
+                    claimLost("fail", id: message.id, metadata: metadata)
                 }
+                if failure.isUnsubscribed { await optOut(message.memberID, correlationID: message.correlationID) }
             case .retryable, .unknownFate:
                 var delay = backoff(attempt: attempt)
                 if case .retryable(let retryAfter?) = failure.kind { delay = max(delay, retryAfter) }
                 let status = try await queue.retry(
-                    message.id, instance: configuration.instance, delay: delay,
+                    message.id, claim: message.claim, delay: delay,
                     maximumAttempts: configuration.maximumAttempts, failure: failure, countsAsAttempt: true)
                 if status == .failed {
                     metrics.finished(.failed, segments: message.segments)
@@ -317,6 +363,8 @@ public struct SMSSender: Service {
                     logger.info(
                         "SMS will be retried",
                         metadata: metadata.merging(["retry_in_ms": "\(delay.wholeMilliseconds)"]) { $1 })
+                } else if status == nil {
+                    claimLost("retry", id: message.id, metadata: metadata)
                 }
             }
         } catch {
@@ -326,64 +374,15 @@ public struct SMSSender: Service {
         }
     }
 
-    /// Looks for a message whose fate is unknown at the provider: found, it is recorded as sent; not found, it
-    /// goes back in the queue (the lost attempt is not counted when `attempt` is nil: the process died, not the
-    /// provider). If the provider cannot be asked, the row is left for a later reconciliation.
-    private func reconcile(
-        id: UUID, memberID: UUID, to: String, body: String, since: Date, segments: Int, attempt: Int?,
-        failure: ProviderFailure
-    ) async {
-        do {
-            let known = try await queue.knownSIDs(memberID: memberID, excluding: id)
-            switch try await provider.find(to: to, body: body, since: since, excluding: known) {
-            case .found(let receipt):
-                logger.info(
-                    "SMS found at the provider after an unknown outcome",
-                    metadata: ["message_id": "\(id.lowercasedText)"])
-                metrics.reconciled.increment(by: 1)
-                await recordSent(id, segments: segments, receipt: receipt, attempt: attempt ?? 0)
-            case .notFound:
-                let delay = attempt.map { backoff(attempt: $0) } ?? .zero
-                let status = try await queue.retry(
-                    id, instance: configuration.instance, delay: delay,
-                    maximumAttempts: configuration.maximumAttempts, failure: failure, countsAsAttempt: attempt != nil)
-                if status == .failed {
-                    metrics.finished(.failed, segments: segments)
-                } else if status == .queued {
-                    metrics.retries.increment()
-                }
-                logger.info(
-                    "SMS not found at the provider after an unknown outcome; queued again",
-                    metadata: ["message_id": "\(id.lowercasedText)", "status": "\(status?.rawValue ?? "lost")"])
-            }
-        } catch {
-            let waited = Date().timeIntervalSince(since)
-            guard waited > Double(configuration.unknownOutcomeLimit.components.seconds) else {
-                logger.warning(
-                    "an SMS of unknown outcome could not be reconciled yet; trying again after its lease",
-                    metadata: ["message_id": "\(id.lowercasedText)", "error": "\(error)"])
-                return
-            }
-            // Asked in vain for too long: sending it again could deliver it twice, so it ends here.
-            await giveUp(id: id, segments: segments, lookupError: error)
-        }
-    }
-
-    /// Ends a message whose fate the provider could not be asked about in time: `failed`, `unknown_outcome`.
-    private func giveUp(id: UUID, segments: Int, lookupError: any Error) async {
-        do {
-            if try await queue.giveUp(
-                id, instance: configuration.instance,
-                message: "the provider could not be asked whether it took the message: \(lookupError)")
-            {
-                metrics.finished(.failed, segments: segments)
-            }
-            logger.error(
-                "an SMS of unknown outcome could not be reconciled in time; it ends failed (unknown_outcome)",
-                metadata: ["message_id": "\(id.lowercasedText)", "error": "\(lookupError)"])
-        } catch {
-            logger.warning("an SMS of unknown outcome could not be given up yet", metadata: ["error": "\(error)"])
-        }
+    /// A change to a row that was not made because this worker's claim of it had been superseded: the newer claim
+    /// decides. Logged (the message id, never the number) and counted.
+    func claimLost(_ transition: String, id: UUID, metadata: Logger.Metadata = [:]) {
+        metrics.claimLost(transition)
+        logger.notice(
+            "an SMS row was claimed again before this sender could record its outcome; left to the newer claim",
+            metadata: metadata.merging(["message_id": "\(id.lowercasedText)", "transition": "\(transition)"]) {
+                $1
+            })
     }
 
     /// Updates the queue-depth gauges and drops delivery reports held too long.
@@ -392,39 +391,6 @@ public struct SMSSender: Service {
         if let backlog = try? await queue.backlog() {
             metrics.readyDepth.record(backlog.ready)
             metrics.sendingDepth.record(backlog.sending)
-        }
-    }
-
-    /// Takes over rows left `sending` by instances that died, and settles each with the provider.
-    private func reconcileOrphans(includingOwnBefore startedAt: Date?) async {
-        let orphans: [SMSQueue.Orphan]
-        do {
-            orphans = try await queue.adoptOrphans(
-                limit: 50, instance: configuration.instance, lease: configuration.lease,
-                includingOwnBefore: startedAt)
-        } catch {
-            logger.warning("rows of dead SMS senders could not be looked for", metadata: ["error": "\(error)"])
-            return
-        }
-        for orphan in orphans {
-            await CorrelationID.withValue(orphan.correlationID ?? CorrelationID.generate()) {
-                guard let token = orphan.phoneToken, let to = try? cipher.open(token) else {
-                    // Erased, or unreadable: it cannot be looked up nor sent; the next attempt fails it properly.
-                    _ = try? await queue.retry(
-                        orphan.id, instance: configuration.instance, delay: .zero,
-                        maximumAttempts: configuration.maximumAttempts,
-                        failure: ProviderFailure(kind: .unknownFate, message: "the sender died mid-request"),
-                        countsAsAttempt: false)
-                    return
-                }
-                await reconcile(
-                    id: orphan.id, memberID: orphan.memberID, to: to, body: orphan.body, since: orphan.attemptStartedAt,
-                    segments: orphan.segments, attempt: nil,
-                    failure: ProviderFailure(kind: .unknownFate, message: "the sender died mid-request"))
-            }
-        }
-        if !orphans.isEmpty {
-            logger.info("reconciled SMS left in flight by a dead sender", metadata: ["count": "\(orphans.count)"])
         }
     }
 

@@ -126,18 +126,24 @@ public final class TwilioProvider: SMSProvider {
 
     // MARK: Looking up
 
+    /// Looks through the message list for the message: to `to`, from this sender (the `From` number, or a message
+    /// of this Messaging Service), created at or after `since` (less the clock skew we allow), not one of `excluding`,
+    /// with a body that is the one sent or its Smart-Encoded form (see ``SmartEncodingMatch``). The row's id is no
+    /// help here: Twilio keeps nothing of ours on a message that the list would show.
     public func find(to: String, body: String, since: Date, excluding: Set<String>) async throws(ProviderFailure)
         -> ProviderLookup
     {
-        let earliest = since.addingTimeInterval(-Self.clockSkew)
+        let wanted = Wanted(body: body, earliest: since.addingTimeInterval(-Self.clockSkew), excluding: excluding)
+        var filter = [("To", to)]
+        if case .number(let from) = configuration.sender { filter.append(("From", from)) }
         // First by DateSent, as Twilio's filters allow: the UTC day of the attempt, and the next one when the
         // message may have been sent after midnight.
         var day = since
         let lastDay = Date().addingTimeInterval(60)
         var days = 0
         while day <= lastDay, days < 3 {
-            let query = [("To", to), ("DateSent", day.formatted(.iso8601.year().month().day())), ("PageSize", "100")]
-            if let receipt = try await search(query, body: body, earliest: earliest, excluding: excluding) {
+            let query = filter + [("DateSent", day.formatted(.iso8601.year().month().day())), ("PageSize", "100")]
+            if let receipt = try await search(query, wanted) {
                 return .found(receipt)
             }
             days += 1
@@ -148,22 +154,24 @@ public final class TwilioProvider: SMSProvider {
         }
         // A message Twilio has taken but not sent yet has no date_sent, so no DateSent filter finds it: look through
         // the number's newest messages (the list is newest first) back to the attempt.
-        let recent = [("To", to), ("PageSize", "100")]
-        if let receipt = try await search(
-            recent, body: body, earliest: earliest, excluding: excluding, newestFirst: true)
-        {
+        if let receipt = try await search(filter + [("PageSize", "100")], wanted, newestFirst: true) {
             return .found(receipt)
         }
         return .notFound
     }
 
-    /// Reads the pages of one list query for a message with `body` created at or after `earliest`. With
-    /// `newestFirst`, it stops at the first page that reaches back before `earliest`.
+    /// What a look-up is looking for.
+    struct Wanted {
+        var body: String
+        var earliest: Date
+        var excluding: Set<String>
+    }
+
+    /// Reads the pages of one list query for the wanted message. With `newestFirst`, it stops at the first page
+    /// that reaches back before the earliest time wanted.
     private func search(
         _ query: [(String, String)],
-        body: String,
-        earliest: Date,
-        excluding: Set<String>,
+        _ wanted: Wanted,
         newestFirst: Bool = false
     ) async throws(ProviderFailure) -> ProviderReceipt? {
         var url: String? = messagesURL + "?" + FormEncoding.encode(query)
@@ -189,22 +197,40 @@ public final class TwilioProvider: SMSProvider {
                     kind: .retryable(retryAfter: nil), httpStatus: status,
                     message: "Twilio's message list could not be read")
             }
-            var reachedBack = false
-            for resource in page.messages {
-                let created = resource.dateCreated.flatMap(Self.parseRFC2822)
-                if let created, created < earliest {
-                    reachedBack = true
-                    continue
-                }
-                guard let receipt = resource.receipt, !excluding.contains(receipt.sid), resource.body == body else {
-                    continue
-                }
-                return receipt
-            }
+            let (receipt, reachedBack) = Self.match(in: page.messages, wanted, sender: configuration.sender)
+            if let receipt { return receipt }
             if newestFirst, reachedBack { return nil }
             url = page.nextPageURI.flatMap { resolve($0) }
         }
         return nil
+    }
+
+    /// The first of `messages` that is the wanted one, and whether any of them was created before the earliest time
+    /// wanted. The list query already filters on `To` (and `From` for a sender number); the sender is checked again
+    /// here, as is the direction, so that nothing but a message we sent can match.
+    static func match(in messages: [MessageResource], _ wanted: Wanted, sender: Sender) -> (ProviderReceipt?, Bool) {
+        var reachedBack = false
+        for resource in messages {
+            let created = resource.dateCreated.flatMap(Self.parseRFC2822)
+            if let created, created < wanted.earliest {
+                reachedBack = true
+                continue
+            }
+            guard let receipt = resource.receipt, !wanted.excluding.contains(receipt.sid),
+                resource.direction.map({ $0.hasPrefix("outbound") }) ?? true
+            else { continue }
+            switch sender {
+            case .number(let from):
+                guard resource.from == nil || resource.from == from else { continue }
+            case .messagingService(let sid):
+                guard resource.messagingServiceSID == nil || resource.messagingServiceSID == sid else { continue }
+            }
+            guard let body = resource.body, SmartEncodingMatch.matches(sent: wanted.body, listed: body) else {
+                continue
+            }
+            return (receipt, reachedBack)
+        }
+        return (nil, reachedBack)
     }
 
     /// How far Twilio's clock may be behind ours when matching creation times.
@@ -286,11 +312,16 @@ public final class TwilioProvider: SMSProvider {
         var price: String?
         var priceUnit: String?
         var dateCreated: String?
+        var from: String?
+        var messagingServiceSID: String?
+        /// `outbound-api` for a message sent through the API; `inbound` for one a member sent.
+        var direction: String?
 
         enum CodingKeys: String, CodingKey {
-            case sid, status, body, price
+            case sid, status, body, price, from, direction
             case priceUnit = "price_unit"
             case dateCreated = "date_created"
+            case messagingServiceSID = "messaging_service_sid"
         }
 
         var receipt: ProviderReceipt? {

@@ -304,15 +304,18 @@ struct SMSMethodTests {
             let rows = try await harness.database.query("SELECT id FROM sms_messages ORDER BY created_at")
             for row in rows {
                 let id: UUID = try row.decode("id")
+                let claim = SMSQueue.Claim(instance: "x", token: UUID())
                 _ = try await harness.database.query(
                     """
                     UPDATE sms_messages SET status = 'sending', claimed_by = 'x', claimed_until = now(),
-                        attempt_started_at = now(), attempts = 1
+                        claim_token = $2, attempt_started_at = now(), attempts = 1
                     WHERE id = $1
                     """,
-                    [.uuid(id)])
-                _ = try await queue.markSent(
-                    id, provider: "outbox", receipt: ProviderReceipt(sid: OutboxProvider.makeSID()))
+                    [.uuid(id), .uuid(claim.token)])
+                #expect(
+                    try await queue.markSent(
+                        id, claim: claim, provider: "outbox", receipt: ProviderReceipt(sid: OutboxProvider.makeSID()))
+                        == .recorded)
             }
             let first = try await harness.result("sms.outbox", ["limit": 4])
             #expect(first["messages"]?.arrayValue?.count == 4)

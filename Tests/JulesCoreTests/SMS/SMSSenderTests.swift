@@ -219,7 +219,8 @@ struct SMSSenderTests {
             #expect(provider.attempts(to: members[0].phone) == 1, "a message the provider took is not sent again")
             #expect(provider.attempts(to: members[1].phone) == 2)
             #expect(provider.taken.count == 2)
-            #expect(provider.lookups == 2)
+            // Found at once; the lost request was looked up until the list had settled.
+            #expect(provider.lookups >= 3)
         }
     }
 

@@ -21,8 +21,12 @@ final class ScriptedProvider: SMSProvider {
         case fail(ProviderFailure)
         /// Takes the message, then loses the answer: the sender cannot know it went.
         case acceptButLoseTheAnswer
+        /// Takes the message and loses the answer, and its message list shows it only `listedAfter` later.
+        case acceptButLoseTheAnswerAndListItLate(listedAfter: Duration)
         /// Loses the request: nothing is taken, and the sender cannot know that either.
         case loseTheRequest
+        /// Runs `action` while the request is in flight (as another instance would meanwhile), then answers `then`.
+        indirect case meanwhile(@Sendable () async throws -> Void, then: Outcome)
     }
 
     struct Taken: Sendable, Equatable {
@@ -30,6 +34,16 @@ final class ScriptedProvider: SMSProvider {
         var body: String
         var sid: String
         var at: Date
+        /// When its message list starts to show it.
+        var listedFrom: Date
+
+        init(to: String, body: String, sid: String, at: Date, listedFrom: Date? = nil) {
+            self.to = to
+            self.body = body
+            self.sid = sid
+            self.at = at
+            self.listedFrom = listedFrom ?? at
+        }
     }
 
     private struct State {
@@ -48,10 +62,11 @@ final class ScriptedProvider: SMSProvider {
         state.withLock { $0.scripts[number, default: []] += outcomes }
     }
 
-    /// Pretends the provider already holds a message (as if sent before a crash).
-    func preload(to: String, body: String, at: Date) -> String {
+    /// Pretends the provider already holds a message (as if sent before a crash), which its message list shows from
+    /// `listedFrom` (at once by default).
+    func preload(to: String, body: String, at: Date, listedFrom: Date? = nil) -> String {
         let sid = Self.makeSID()
-        state.withLock { $0.taken.append(Taken(to: to, body: body, sid: sid, at: at)) }
+        state.withLock { $0.taken.append(Taken(to: to, body: body, sid: sid, at: at, listedFrom: listedFrom)) }
         return sid
     }
 
@@ -69,6 +84,10 @@ final class ScriptedProvider: SMSProvider {
             state.scripts[message.to] = script
             return next
         }
+        return try await answer(outcome, to: message)
+    }
+
+    private func answer(_ outcome: Outcome, to message: OutgoingSMS) async throws(ProviderFailure) -> ProviderReceipt {
         switch outcome {
         case .accept:
             return ProviderReceipt(
@@ -80,8 +99,18 @@ final class ScriptedProvider: SMSProvider {
         case .acceptButLoseTheAnswer:
             _ = take(message)
             throw ProviderFailure(kind: .unknownFate, message: "the answer was lost")
+        case .acceptButLoseTheAnswerAndListItLate(let lag):
+            _ = take(message, listedAfter: lag)
+            throw ProviderFailure(kind: .unknownFate, message: "the answer was lost")
         case .loseTheRequest:
             throw ProviderFailure(kind: .unknownFate, message: "the request was lost")
+        case .meanwhile(let action, let then):
+            do {
+                try await action()
+            } catch {
+                Issue.record("the scripted action failed: \(error)")
+            }
+            return try await answer(then, to: message)
         }
     }
 
@@ -94,8 +123,10 @@ final class ScriptedProvider: SMSProvider {
         }
         if refused { throw ProviderFailure(kind: .retryable(retryAfter: nil), message: "scripted: look-ups refused") }
         return state.withLock { state in
+            let now = Date()
             let match = state.taken.first {
-                $0.to == to && $0.body == body && $0.at >= since.addingTimeInterval(-1) && !excluding.contains($0.sid)
+                $0.to == to && $0.body == body && $0.at >= since.addingTimeInterval(-1) && $0.listedFrom <= now
+                    && !excluding.contains($0.sid)
             }
             return match.map { .found(ProviderReceipt(sid: $0.sid, status: "sent")) } ?? .notFound
         }
@@ -103,8 +134,12 @@ final class ScriptedProvider: SMSProvider {
 
     func shutdown() async {}
 
-    private func take(_ message: OutgoingSMS, sid: String = makeSID()) -> String {
-        state.withLock { $0.taken.append(Taken(to: message.to, body: message.body, sid: sid, at: Date())) }
+    private func take(_ message: OutgoingSMS, sid: String = makeSID(), listedAfter lag: Duration = .zero) -> String {
+        let now = Date()
+        let listed = now.addingTimeInterval(Double(lag.components.seconds) + Double(lag.components.attoseconds) / 1e18)
+        state.withLock {
+            $0.taken.append(Taken(to: message.to, body: message.body, sid: sid, at: now, listedFrom: listed))
+        }
         return sid
     }
 
@@ -125,13 +160,17 @@ extension ProviderFailure {
 
 /// SMS senders over a harness: started in a service group, stopped gracefully at the end.
 struct SMSSenders {
+    /// A sender for tests: quick retries, and a message list that settles in half a second.
     static func configuration(
         instance: String = "test-\(UUID().uuidString.prefix(8))",
-        quietHours: (start: String, end: String)? = nil
+        quietHours: (start: String, end: String)? = nil,
+        orphanScanInterval: Duration? = nil,
+        unknownOutcomeSettle: Duration = .milliseconds(500)
     ) -> SMSSenderConfiguration {
         SMSSenderConfiguration(
             instance: instance, lease: .seconds(30), maximumAttempts: 3, retryBase: .milliseconds(20),
-            retryCap: .milliseconds(200), quietHours: quietHours, maximumInFlight: 8, pollInterval: .milliseconds(50))
+            retryCap: .milliseconds(200), quietHours: quietHours, maximumInFlight: 8, pollInterval: .milliseconds(50),
+            orphanScanInterval: orphanScanInterval, unknownOutcomeSettle: unknownOutcomeSettle)
     }
 
     /// Runs `count` senders sharing one provider and one bucket while `body` runs.
