@@ -216,49 +216,32 @@ import Testing
     }
 
     @Test func gracefulShutdownFinishesRequestsInFlight() async throws {
-        let folder = ServerTestSupport.temporaryFolder()
-        let configuration = Self.config(folder)
-        let server = UnixSocketServer(
-            configuration: configuration, router: TestSupport.router(), logger: TestSupport.logger)
-        let group = ServiceGroup(services: [server], logger: TestSupport.logger)
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            var channel: ServerTestSupport.ClientChannel?
-            for _ in 0..<200 where channel == nil {
-                channel = try? await ServerTestSupport.connect(configuration.path)
-                if channel == nil { try await Task.sleep(for: .milliseconds(10)) }
-            }
-            let client = try #require(channel)
-            try await client.executeThenClose { inbound, outbound in
-                let tag = "inflight-\(UInt32.random(in: 0...UInt32.max))"
-                let request = #"{"jsonrpc":"2.0","method":"test.sleep","params":{"ms":300,"tag":"\#(tag)"},"id":1}"#
-                try await outbound.write(ByteBuffer(string: request + "\n"))
-                // The shutdown starts once the request is running, not after a guessed pause.
-                try await StartedRequests.waitFor(tag)
-                await group.triggerGracefulShutdown()
-                var iterator = inbound.makeAsyncIterator()
-                let frame = try await iterator.next()
-                guard case .message(let buffer)? = frame?.kind else {
-                    Issue.record("no response to the request in flight")
-                    return
-                }
-                let response = try JSONParser.parse(Array(buffer.readableBytesView))
-                #expect(response["result"]?.stringValue == tag)
-                #expect(try await iterator.next() == nil, "the server closes the connection afterwards")
-            }
-            try await tasks.waitForAll()
-        }
-        #expect(access(configuration.path, F_OK) != 0)
+        let (tag, answers, socketLeft) = try await answersAcrossAGracefulShutdown(after: "")
+        #expect(answers.count == 1, "one answer, then the server closes the connection: \(answers)")
+        #expect(try JSONParser.parse(Array((answers.first ?? "{}").utf8))["result"]?.stringValue == tag)
+        #expect(!socketLeft)
     }
 
     /// A line still arriving when the server stops is not the input's last message: it is not answered (with a
     /// parse error, as a cut-off line at the client's own end of input would be), while the request in flight is.
     @Test func gracefulShutdownDoesNotAnswerALineStillArriving() async throws {
+        let (tag, answers, _) = try await answersAcrossAGracefulShutdown(
+            after: #"{"jsonrpc":"2.0","method":"test.echo""#)
+        #expect(answers.count == 1, "only the request in flight is answered: \(answers)")
+        #expect(try JSONParser.parse(Array((answers.first ?? "{}").utf8))["result"]?.stringValue == tag)
+    }
+
+    /// Runs a socket server and sends one request that takes 300 ms, followed by `after` in the same write (so it
+    /// is read before the request starts); shuts the server down gracefully once the request runs. Returns the
+    /// request's tag, every message the connection got before it closed, and whether the socket file was left.
+    private func answersAcrossAGracefulShutdown(after: String) async throws -> (String, [String], Bool) {
         let folder = ServerTestSupport.temporaryFolder()
         let configuration = Self.config(folder)
         let server = UnixSocketServer(
             configuration: configuration, router: TestSupport.router(), logger: TestSupport.logger)
         let group = ServiceGroup(services: [server], logger: TestSupport.logger)
+        let tag = "inflight-\(UInt32.random(in: 0...UInt32.max))"
+        var answers: [String] = []
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             var channel: ServerTestSupport.ClientChannel?
@@ -268,21 +251,17 @@ import Testing
             }
             let client = try #require(channel)
             try await client.executeThenClose { inbound, outbound in
-                let tag = "cut-\(UInt32.random(in: 0...UInt32.max))"
                 let request = #"{"jsonrpc":"2.0","method":"test.sleep","params":{"ms":300,"tag":"\#(tag)"},"id":1}"#
-                // One write, so the partial line is read with the request, before the request starts.
-                try await outbound.write(ByteBuffer(string: request + "\n" + #"{"jsonrpc":"2.0","method":"test.echo""#))
+                try await outbound.write(ByteBuffer(string: request + "\n" + after))
+                // The shutdown starts once the request is running, not after a guessed pause.
                 try await StartedRequests.waitFor(tag)
                 await group.triggerGracefulShutdown()
-                var frames: [String] = []
                 for try await frame in inbound {
-                    if case .message(let buffer) = frame.kind { frames.append(String(buffer: buffer)) }
+                    if case .message(let buffer) = frame.kind { answers.append(String(buffer: buffer)) }
                 }
-                #expect(frames.count == 1, "only the request in flight is answered: \(frames)")
-                let response = try JSONParser.parse(Array((frames.first ?? "{}").utf8))
-                #expect(response["result"]?.stringValue == tag)
             }
             try await tasks.waitForAll()
         }
+        return (tag, answers, access(configuration.path, F_OK) == 0)
     }
 }
