@@ -111,7 +111,7 @@ struct EncryptionTests {
         let keyB = FernetKey.generate()
         let blindIndexKey = BlindIndex.generateKey()
         func cipher(_ keys: [FernetKey]) throws -> PIICipher {
-            PIICipher(keyRing: try FernetKeyRing(keys: keys), blindIndex: try BlindIndex(base64URL: blindIndexKey))
+            try PIICipher(testKeys: keys, blindIndexKey: blindIndexKey)
         }
         try await MembersHarness.run(cipher: try cipher([keyA])) { underA in
             let household = try await underA.createHousehold()

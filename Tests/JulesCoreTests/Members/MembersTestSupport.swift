@@ -1,6 +1,7 @@
 import Foundation
 import JSONRPC
 import JulesCore
+import JulesSecurity
 import Logging
 import NIOCore
 import Postgres
@@ -121,5 +122,12 @@ struct MembersHarness {
     func addMember(household: String, name: String, phone: String) async throws -> JSONValue {
         try await result(
             "member.add", ["household_id": .string(household), "name": .string(name), "phone": .string(phone)])
+    }
+}
+
+extension PIICipher {
+    /// A cipher over `keys` (the first encrypts) with the given blind index key, as a test configures one.
+    init(testKeys keys: [FernetKey], blindIndexKey: String) throws {
+        self.init(keyRing: try FernetKeyRing(keys: keys), blindIndex: try BlindIndex(base64URL: blindIndexKey))
     }
 }

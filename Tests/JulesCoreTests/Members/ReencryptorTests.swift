@@ -38,7 +38,7 @@ struct ReencryptorTests {
     }
 
     static func cipher(_ keys: [FernetKey], blindIndexKey: String) throws -> PIICipher {
-        PIICipher(keyRing: try FernetKeyRing(keys: keys), blindIndex: try BlindIndex(base64URL: blindIndexKey))
+        try PIICipher(testKeys: keys, blindIndexKey: blindIndexKey)
     }
 
     /// A service not yet restarted with the new key adds a member under the old key while the run is between
