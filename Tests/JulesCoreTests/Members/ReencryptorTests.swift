@@ -41,21 +41,50 @@ struct ReencryptorTests {
         try PIICipher(testKeys: keys, blindIndexKey: blindIndexKey)
     }
 
+    /// Members added under an old key, and a run over a ring that puts a new key before it.
+    struct Rotation {
+        var oldKey: FernetKey
+        var newKey: FernetKey
+        var blindIndexKey: String
+        var harness: MembersHarness
+        var household: String
+        var underOldKey: PIICipher
+        /// The harness with the rotated ring, [new, old].
+        var rotated: MembersHarness
+        var reencryptor: Reencryptor
+    }
+
+    /// Adds `count` members under an old key (numbers +1415555 followed by `phonesFrom`, `phonesFrom` + 1, …),
+    /// then runs `body` with a re-encryptor over the rotated ring.
+    static func withMembersUnderTheOldKey(
+        count: Int,
+        phonesFrom first: Int,
+        _ body: (Rotation) async throws -> Void
+    ) async throws {
+        let (oldKey, newKey, blindIndexKey) = (FernetKey.generate(), FernetKey.generate(), BlindIndex.generateKey())
+        let underOldKey = try cipher([oldKey], blindIndexKey: blindIndexKey)
+        try await MembersHarness.run(cipher: underOldKey) { harness in
+            let household = try await harness.createHousehold()
+            for index in 0..<count {
+                _ = try await harness.addMember(
+                    household: household, name: "M\(index)", phone: "+1415555\(first + index)")
+            }
+            let rotated = try harness.with(cipher: try cipher([newKey, oldKey], blindIndexKey: blindIndexKey))
+            try await body(
+                Rotation(
+                    oldKey: oldKey, newKey: newKey, blindIndexKey: blindIndexKey, harness: harness,
+                    household: household, underOldKey: underOldKey, rotated: rotated,
+                    reencryptor: Reencryptor(database: rotated.database, cipher: rotated.cipher)))
+        }
+    }
+
     /// A service not yet restarted with the new key adds a member under the old key while the run is between
     /// batches, with an id the run has already walked past. The run must still leave no row under the old key.
     @Test func aRowWrittenUnderTheOldKeyDuringTheRunIsNotLeftBehind() async throws {
-        let keyA = FernetKey.generate()
-        let keyB = FernetKey.generate()
-        let blindIndexKey = BlindIndex.generateKey()
-        let underA = try Self.cipher([keyA], blindIndexKey: blindIndexKey)
-        try await MembersHarness.run(cipher: underA) { harness in
-            let household = try await harness.createHousehold()
-            for index in 0..<10 {
-                _ = try await harness.addMember(
-                    household: household, name: "M\(index)", phone: "+1415555\(4000 + index)")
-            }
-            let rotated = try harness.with(cipher: try Self.cipher([keyB, keyA], blindIndexKey: blindIndexKey))
-            let reencryptor = Reencryptor(database: rotated.database, cipher: rotated.cipher)
+        try await Self.withMembersUnderTheOldKey(count: 10, phonesFrom: 4000) { rotation in
+            let (harness, household, underA, rotated, reencryptor) = (
+                rotation.harness, rotation.household, rotation.underOldKey, rotation.rotated, rotation.reencryptor
+            )
             let (batches, batchDone) = AsyncStream.makeStream(of: Void.self)
             let run = Task {
                 try await reencryptor.run(batchSize: 4, pause: .seconds(1)) { _ in batchDone.yield() }
@@ -73,7 +102,8 @@ struct ReencryptorTests {
             #expect(final.isComplete)
             #expect(final.remainingByKey.isEmpty)
             #expect(final.passes == 3, "one pass over the table, one for the late row, one that found nothing")
-            let onlyB = try rotated.with(cipher: try Self.cipher([keyB], blindIndexKey: blindIndexKey))
+            let onlyB = try rotated.with(
+                cipher: try Self.cipher([rotation.newKey], blindIndexKey: rotation.blindIndexKey))
             let read = try await onlyB.result("member.get", ["member_id": .string(late.uuidString.lowercased())])
             #expect(read["name"] == "Late")
         }
@@ -116,18 +146,10 @@ struct ReencryptorTests {
     /// A service that goes on writing with the old key through every pass: the run stops after its last pass and
     /// reports the rows left, rather than running forever or calling itself complete.
     @Test func aWriterThatNeverStopsMakesTheRunEndIncomplete() async throws {
-        let keyA = FernetKey.generate()
-        let keyB = FernetKey.generate()
-        let blindIndexKey = BlindIndex.generateKey()
-        let underA = try Self.cipher([keyA], blindIndexKey: blindIndexKey)
-        try await MembersHarness.run(cipher: underA) { harness in
-            let household = try await harness.createHousehold()
-            for index in 0..<3 {
-                _ = try await harness.addMember(
-                    household: household, name: "M\(index)", phone: "+1415555\(6000 + index)")
-            }
-            let rotated = try harness.with(cipher: try Self.cipher([keyB, keyA], blindIndexKey: blindIndexKey))
-            let reencryptor = Reencryptor(database: rotated.database, cipher: rotated.cipher)
+        try await Self.withMembersUnderTheOldKey(count: 3, phonesFrom: 6000) { rotation in
+            let (harness, household, underA, reencryptor) = (
+                rotation.harness, rotation.household, rotation.underOldKey, rotation.reencryptor
+            )
             var written = 0
             let final = try await reencryptor.run(batchSize: 10, maximumPasses: 3) { _ in
                 // Behind the cursor of the pass that just reported, so only a later pass can see it.
@@ -141,7 +163,7 @@ struct ReencryptorTests {
             #expect(final.reencrypted == 5, "the first three rows, then each pass the row written after the last")
             #expect(!final.isComplete)
             #expect(final.remaining == 1)
-            #expect(final.remainingByKey == [keyA.fingerprint: 1])
+            #expect(final.remainingByKey == [rotation.oldKey.fingerprint: 1])
             #expect(final.failed == 0)
         }
     }
