@@ -11,6 +11,9 @@ struct StateDatabase: Sendable {
     /// still sit in the unreachable journal for that household (at most this many).
     static let bypassVersionJump: Int64 = 1 << 20
 
+    /// How many merge patches made around the cache are kept per household for the rebase.
+    static let maximumKeptPatches = 256
+
     /// The stored state, or `nil` when the household does not exist (or is deleted).
     func load(_ household: UUID) async throws(PostgresError) -> ConversationState? {
         let rows = try await database.query(
@@ -81,14 +84,15 @@ struct StateDatabase: Sendable {
     /// Writes a state straight to PostgreSQL (Redis unreachable), recording that the cached copy is stale.
     ///
     /// - Parameters:
-    ///   - dependsOnCurrent: Whether the new state is built on the current one (a merge), so that updates still in
-    ///     the unreachable journal must be combined with it once Redis is back.
+    ///   - mergePatch: The patch of a merge, which builds on the current state: it is kept so that, once Redis is
+    ///     back, it can be applied again on top of updates the unreachable journal held. `nil` for a replace or a
+    ///     delete.
     ///   - change: Computes the new state from the current one (a replace ignores it, a merge applies the patch;
     ///     `nil` deletes); an error it throws rolls the transaction back.
     func writeBypassingCache(
         _ household: UUID,
         expected: Int64?,
-        dependsOnCurrent: Bool,
+        mergePatch: JSONValue?,
         change: @Sendable (JSONValue?) throws -> JSONValue?
     ) async throws -> BypassOutcome {
         try await database.withTransaction { transaction in
@@ -104,12 +108,7 @@ struct StateDatabase: Sendable {
             )
             let rows = try await transaction.query(
                 """
-                SELECT conversation_states.state::text AS state, conversation_states.version,
-                       state_cache_invalidations.household_id IS NOT NULL AS bypassed
-                FROM conversation_states
-                LEFT JOIN state_cache_invalidations USING (household_id)
-                WHERE conversation_states.household_id = $1
-                FOR UPDATE OF conversation_states
+                SELECT state::text AS state, version FROM conversation_states WHERE household_id = $1 FOR UPDATE
                 """,
                 [.uuid(household)]
             )
@@ -117,28 +116,38 @@ struct StateDatabase: Sendable {
             if let expected, expected != current { return .versionMismatch(current: current) }
             let currentState = try (rows[0].decode("state", as: String?.self)).map { text in try JSONParser.parse(text)
             }
-            // The first write around the cache jumps past whatever the journal may still hold; later ones during
-            // the same outage follow on from it.
-            let bypassed: Bool = try rows[0].decode("bypassed")
-            let version = current + (bypassed ? 1 : Self.bypassVersionJump)
+            // Every write around the cache jumps past whatever the journal may still hold, including what an
+            // instance that can reach Redis wrote there on top of an earlier write around it (a version that
+            // followed on by one could then be acknowledged twice, for two different states).
+            let version = current + Self.bypassVersionJump
             let newState = try change(currentState)
             _ = try await transaction.query(
                 "UPDATE conversation_states SET state = $2, version = $3, updated_at = now() WHERE household_id = $1",
                 [.uuid(household), newState.map { .json($0.jsonString) } ?? .null, .int(version)]
             )
-            // A merge as the first write of an outage keeps the state it started from, for ``rebase(_:onto:)``; a
-            // replace or delete at any point makes the outage's state independent of what the journal held.
+            // A merge as the first write of an outage keeps the state it started from, and each merge its patch,
+            // for ``rebase(_:onto:)``; a replace or delete at any point makes the outage's state independent of what
+            // the journal held. Past ``maximumKeptPatches`` patches (or 1 MiB of them), only the starting state is
+            // kept and the rebase falls back to a three-way merge.
             _ = try await transaction.query(
                 """
-                INSERT INTO state_cache_invalidations (household_id, version, needs_rebase, base_version, base_state)
-                VALUES ($1, $2, $5, $3, CASE WHEN $5 THEN $4::jsonb END)
+                INSERT INTO state_cache_invalidations
+                    (household_id, version, needs_rebase, base_version, base_state, patches)
+                VALUES ($1, $2, $5, $3, CASE WHEN $5 THEN $4::jsonb END, CASE WHEN $5 THEN jsonb_build_array($6::jsonb) END)
                 ON CONFLICT (household_id) DO UPDATE SET version = EXCLUDED.version,
                     needs_rebase = state_cache_invalidations.needs_rebase AND EXCLUDED.needs_rebase,
-                    base_state = CASE WHEN EXCLUDED.needs_rebase THEN state_cache_invalidations.base_state END
+                    base_state = CASE WHEN EXCLUDED.needs_rebase THEN state_cache_invalidations.base_state END,
+                    patches = CASE
+                        WHEN EXCLUDED.needs_rebase AND state_cache_invalidations.needs_rebase
+                            AND jsonb_array_length(state_cache_invalidations.patches) < $7
+                            AND octet_length(state_cache_invalidations.patches::text) < 1048576
+                        THEN state_cache_invalidations.patches || EXCLUDED.patches
+                    END
                 """,
                 [
                     .uuid(household), .int(version), .int(current),
-                    currentState.map { .json($0.jsonString) } ?? .null, .bool(dependsOnCurrent),
+                    currentState.map { .json($0.jsonString) } ?? .null, .bool(mergePatch != nil),
+                    mergePatch.map { .json($0.jsonString) } ?? .null, .int(Int64(Self.maximumKeptPatches)),
                 ]
             )
             return .written(ConversationState(state: newState, version: version))
@@ -173,10 +182,11 @@ struct StateDatabase: Sendable {
 
     /// Combines the writes made around the cache with `journaled`, the household's newest state in Redis when
     /// it is back: when that state is newer than the one the first write around the cache started from, it holds
-    /// acknowledged updates PostgreSQL never stored, which the writes around the cache did not see. The
-    /// combination (``ThreeWayMerge``, the later writes winning where both changed a value) is stored at the next
-    /// version. Returns the version the cache must not be older than now, or `nil` when there was nothing to do
-    /// (another instance did it, or nothing was missing).
+    /// acknowledged updates PostgreSQL never stored, which the writes around the cache did not see. The merges
+    /// made around the cache are applied again on top of it (or, when too many were made to keep, the two states
+    /// are combined by ``ThreeWayMerge``), and the result is stored at a version above both. Returns the version the
+    /// cache must not be older than now, or `nil` when there was nothing to do (another instance did it, or nothing
+    /// was missing).
     func rebase(_ household: UUID, onto journaled: ConversationState?) async throws -> Int64? {
         try await database.withTransaction { transaction in
             // Rows locked in the order writes around the cache lock them: the state, then the invalidation.
@@ -188,20 +198,32 @@ struct StateDatabase: Sendable {
             )
             let pending = try await transaction.query(
                 """
-                SELECT base_version, base_state::text AS base_state FROM state_cache_invalidations
-                WHERE household_id = $1 AND needs_rebase FOR UPDATE
+                SELECT base_version, base_state::text AS base_state, patches::text AS patches
+                FROM state_cache_invalidations WHERE household_id = $1 AND needs_rebase FOR UPDATE
                 """,
                 [.uuid(household)]
             )
             guard let row = pending.first, let current = states.first else { return nil }
             let baseVersion: Int64 = try row.decode("base_version")
+            let currentVersion: Int64 = try current.decode("version")
             var newVersion: Int64?
             if let journaled, journaled.version > baseVersion {
-                let base = try Self.parseStored(try row.decode("base_state", as: String?.self))
                 let ours = try Self.parseStored(try current.decode("state", as: String?.self))
-                let merged = ThreeWayMerge.merge(base: base, ours: ours, theirs: journaled.state)
+                let merged: JSONValue?
+                if journaled.version >= currentVersion {
+                    // Cached after the writes around it (by an instance that could reach Redis), and written on
+                    // top: it holds them already.
+                    merged = journaled.state
+                } else if case .array(let patches)? = try Self.parseStored(try row.decode("patches", as: String?.self))
+                {
+                    // The outage's merges again, in order, on top of the journal's newest state.
+                    merged = patches.reduce(journaled.state) { state, patch in JSONMergePatch.apply(patch, to: state) }
+                } else {
+                    let base = try Self.parseStored(try row.decode("base_state", as: String?.self))
+                    merged = ThreeWayMerge.merge(base: base, ours: ours, theirs: journaled.state)
+                }
                 if merged != ours {
-                    let version = try current.decode("version", as: Int64.self) + 1
+                    let version = max(currentVersion, journaled.version) + 1
                     _ = try await transaction.query(
                         """
                         UPDATE conversation_states SET state = $2, version = $3, updated_at = now()
@@ -215,7 +237,8 @@ struct StateDatabase: Sendable {
             _ = try await transaction.query(
                 """
                 UPDATE state_cache_invalidations
-                SET needs_rebase = false, base_state = NULL, version = GREATEST(version, coalesce($2, version))
+                SET needs_rebase = false, base_state = NULL, patches = NULL,
+                    version = GREATEST(version, coalesce($2, version))
                 WHERE household_id = $1
                 """,
                 [.uuid(household), newVersion.map { .int($0) } ?? .null]

@@ -187,11 +187,10 @@ public final class StateStore: Sendable {
 
     private func updateBypassingCache(_ household: UUID, _ change: Change, expected: Int64?) async throws -> Int64 {
         let maximumStateBytes = self.maximumStateBytes
-        var dependsOnCurrent = false
-        if case .merge = change { dependsOnCurrent = true }
-        let outcome = try await rows.writeBypassingCache(
-            household, expected: expected, dependsOnCurrent: dependsOnCurrent
-        ) { current in
+        var mergePatch: JSONValue?
+        if case .merge(let patch) = change { mergePatch = patch }
+        let outcome = try await rows.writeBypassingCache(household, expected: expected, mergePatch: mergePatch) {
+            current in
             let newState = change.apply(to: current)
             if let newState { _ = try Self.encode(newState, maximumBytes: maximumStateBytes) }
             return newState

@@ -24,7 +24,7 @@ struct StateRestartTests {
                 #expect(version > 3, "a write around the cache outranks everything in the journal")
                 let merged = try await harness.result(
                     "state.update", ["household_id": id, "mode": "merge", "state": ["m": true]])
-                #expect(merged["version"]?.intValue == version + 1)
+                #expect((merged["version"]?.intValue ?? 0) > version)
                 let scalar = try await harness.error(
                     "state.update", ["household_id": id, "mode": "merge", "state": 5])
                 #expect(scalar["data"]?["field"] == "params.state", "a merge must leave an object, also around Redis")
@@ -36,7 +36,7 @@ struct StateRestartTests {
                 #expect(health["components"]?["state"]?["status"] == "degraded")
                 let conflict = try await harness.error(
                     "state.update", ["household_id": id, "state": [:], "expected_version": 2])
-                #expect(conflict["data"]?["current_version"]?.intValue == version + 1)
+                #expect(conflict["data"]?["current_version"] == merged["version"])
             } catch {
                 try StorageTestSupport.runServices("redis start")
                 throw error
@@ -70,13 +70,23 @@ struct StateRestartTests {
             let household = try await harness.createHousehold()
             let replaced = try await harness.createHousehold("The Joneses")
             let id = JSONValue.string(household)
+            // A later merge that sets a value back, and one that removes a member only the journal had: applied
+            // again on top of the journal, not merged with it as states (which would undo both).
+            let reverted = try await harness.createHousehold("The Browns")
+            let removed = try await harness.createHousehold("The Greens")
             _ = try await harness.result("state.update", ["household_id": id, "state": ["flow": "recipe", "n": 1]])
+            _ = try await harness.result("state.update", ["household_id": .string(reverted), "state": ["step": "a"]])
+            _ = try await harness.result("state.update", ["household_id": .string(removed), "state": ["keep": 1]])
             try await withPersister(harness) { try await harness.waitForEmptyJournal() }
             // Acknowledged through the cache, not yet persisted.
             _ = try await harness.result(
                 "state.update", ["household_id": id, "mode": "merge", "state": ["step": "confirming", "n": 2]])
             _ = try await harness.result(
                 "state.update", ["household_id": .string(replaced), "state": ["old": true]])
+            _ = try await harness.result(
+                "state.update", ["household_id": .string(reverted), "mode": "merge", "state": ["step": "b"]])
+            _ = try await harness.result(
+                "state.update", ["household_id": .string(removed), "mode": "merge", "state": ["x": 1]])
             try StorageTestSupport.runServices("redis stop")
             do {
                 // PostgreSQL's copy lacks "step": the merge's base does too.
@@ -91,6 +101,10 @@ struct StateRestartTests {
                     "state.update", ["household_id": .string(replaced), "mode": "merge", "state": ["a": 1]])
                 _ = try await harness.result(
                     "state.update", ["household_id": .string(replaced), "state": ["new": true]])
+                _ = try await harness.result(
+                    "state.update", ["household_id": .string(reverted), "mode": "merge", "state": ["step": "a"]])
+                _ = try await harness.result(
+                    "state.update", ["household_id": .string(removed), "mode": "merge", "state": ["x": .null]])
             } catch {
                 try StorageTestSupport.runServices("redis start")
                 throw error
@@ -111,6 +125,9 @@ struct StateRestartTests {
             #expect(
                 try await harness.result("state.get", ["household_id": .string(replaced)])["state"]
                     == ["new": true])
+            #expect(
+                try await harness.result("state.get", ["household_id": .string(reverted)])["state"] == ["step": "a"])
+            #expect(try await harness.result("state.get", ["household_id": .string(removed)])["state"] == ["keep": 1])
             let next = try await harness.result(
                 "state.update", ["household_id": id, "mode": "merge", "state": ["k": 1]])
             #expect((next["version"]?.intValue ?? 0) > (read["version"]?.intValue ?? 0))
