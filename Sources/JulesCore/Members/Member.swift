@@ -38,7 +38,7 @@ public struct Member: Encodable, Sendable, Equatable {
     public var updatedAt: String
     public var deletedAt: String?
     public var erasedAt: String?
-    /// Present only in a listing, when the name and number could not be decrypted.
+    /// Present only when the name and number could not be decrypted (see ``Members/answer(_:revealPhone:logger:)``).
     public var unreadable: Unreadable?
 
     enum CodingKeys: String, CodingKey {

@@ -1,6 +1,7 @@
 import CoreMetrics
 import Foundation
 import JSONRPC
+import Logging
 import Postgres
 
 /// The members capability: households, members and their opt-in audit trail, shared by its methods.
@@ -10,7 +11,7 @@ public struct Members: Sendable {
     public let cipher: PIICipher
     /// The region of numbers written without an international prefix.
     public let defaultRegion: Region
-    /// `jules_members_unreadable_total` by reason: members listed without their name and number because these
+    /// `jules_members_unreadable_total` by reason: members answered without their name and number because these
     /// could not be decrypted. Made up front so the series exist (at 0) before the first one.
     let unreadableCounters: [Member.Unreadable.Reason: Counter]
 
@@ -37,9 +38,31 @@ public struct Members: Sendable {
         self.unreadableCounters = counters
     }
 
-    /// Counts a member listed without name and number.
-    func countUnreadable(_ reason: Member.Unreadable.Reason) {
-        unreadableCounters[reason]?.increment()
+    /// The member as every method answers it: decrypted, the number masked unless `revealPhone`.
+    ///
+    /// When the name or number cannot be decrypted (a key removed before `jules reencrypt` finished, altered data),
+    /// the member comes without them and marked `unreadable`, with a warning logged (member id, key id and reason,
+    /// never a value or token) and `jules_members_unreadable_total` counted, rather than failing the request: what is
+    /// not encrypted (id, household, opt-in state, times) is still true, and a change already made (an opt-out, a
+    /// delete) must not be reported as a failure.
+    func answer(_ record: MemberRecord, revealPhone: Bool = false, logger: Logger) -> Member {
+        do {
+            return try record.opened(with: cipher, revealPhone: revealPhone)
+        } catch {
+            let member = record.unreadable(with: cipher)
+            let reason = member.unreadable?.reason ?? .undecryptable
+            unreadableCounters[reason]?.increment()
+            logger.warning(
+                "a member's stored name or number cannot be decrypted; answered without them",
+                metadata: [
+                    "member_id": .string(member.id),
+                    "key_id": .string(record.keyID ?? "none"),
+                    "reason": .string(reason.rawValue),
+                    "error": .string(String(describing: error)),
+                ]
+            )
+            return member
+        }
     }
 
     /// The methods of this capability.

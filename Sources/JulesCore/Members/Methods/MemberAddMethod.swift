@@ -39,7 +39,7 @@ struct MemberAddMethod: JSONRPCMethod {
         )
         switch outcome {
         case .added(let record):
-            return try record.opened(with: cipher)
+            return members.answer(record, logger: context.logger)
         case .householdNotFound:
             throw Members.householdNotFound(params.householdID, live: true)
         case .duplicate(let existing):

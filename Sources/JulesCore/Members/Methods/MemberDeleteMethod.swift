@@ -20,7 +20,7 @@ struct MemberDeleteMethod: JSONRPCMethod {
         guard let record = try await members.store.delete(memberID: params.memberID) else {
             throw Members.memberNotFound(params.memberID)
         }
-        return try record.opened(with: members.cipher)
+        return members.answer(record, logger: context.logger)
     }
 }
 
@@ -37,6 +37,6 @@ struct MemberEraseMethod: JSONRPCMethod {
             throw Members.memberNotFound(params.memberID)
         }
         context.logger.info("member erased", metadata: ["member_id": .string(record.id.lowercasedText)])
-        return try record.opened(with: members.cipher)
+        return members.answer(record, logger: context.logger)
     }
 }

@@ -21,6 +21,6 @@ struct MemberFindMethod: JSONRPCMethod {
         guard let record = try await members.store.liveMember(phoneIndex: members.cipher.index(phone)) else {
             throw JSONRPCError.notFound("No live member has this phone number")
         }
-        return try record.opened(with: members.cipher, revealPhone: params.revealPhone ?? false)
+        return members.answer(record, revealPhone: params.revealPhone ?? false, logger: context.logger)
     }
 }

@@ -19,6 +19,6 @@ struct MemberGetMethod: JSONRPCMethod {
 
     func handle(_ params: Params, context: RequestContext) async throws -> Member {
         let record = try await members.existingMember(params.memberID)
-        return try record.opened(with: members.cipher, revealPhone: params.revealPhone ?? false)
+        return members.answer(record, revealPhone: params.revealPhone ?? false, logger: context.logger)
     }
 }

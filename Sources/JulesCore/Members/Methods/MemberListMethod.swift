@@ -1,12 +1,11 @@
 import Foundation
 import JSONRPC
-import Logging
 
 /// `member.list`: a household's members, oldest first, a page at a time.
 ///
 /// A member whose name and number cannot be decrypted (a key removed too early, altered data) is listed without
-/// them and marked `unreadable`, logged without values and counted, rather than failing the whole page: the rest of
-/// the household stays readable and the operator sees which members need attention.
+/// them and marked `unreadable` (``Members/answer(_:revealPhone:logger:)``), rather than failing the whole page: the
+/// rest of the household stays readable and the operator sees which members need attention.
 struct MemberListMethod: JSONRPCMethod {
     static let name = "member.list"
 
@@ -49,28 +48,8 @@ struct MemberListMethod: JSONRPCMethod {
             limit: limit
         )
         return Result(
-            members: records.map { listed($0, logger: context.logger) },
+            members: records.map { members.answer($0, logger: context.logger) },
             nextAfter: records.count == limit ? records.last?.id.lowercasedText : nil
         )
-    }
-
-    private func listed(_ record: MemberRecord, logger: Logger) -> Member {
-        do {
-            return try record.opened(with: members.cipher)
-        } catch {
-            let member = record.unreadable(with: members.cipher)
-            let reason = member.unreadable?.reason ?? .undecryptable
-            members.countUnreadable(reason)
-            logger.warning(
-                "a member's stored name or number cannot be decrypted; listed without them",
-                metadata: [
-                    "member_id": .string(member.id),
-                    "key_id": .string(record.keyID ?? "none"),
-                    "reason": .string(reason.rawValue),
-                    "error": .string(String(describing: error)),
-                ]
-            )
-            return member
-        }
     }
 }

@@ -59,9 +59,9 @@ enum OptInChange {
                     "source": .string(source.rawValue),
                 ]
             )
-            return Result(member: try record.opened(with: members.cipher), changed: true)
+            return Result(member: members.answer(record, logger: context.logger), changed: true)
         case .unchanged(let record):
-            return Result(member: try record.opened(with: members.cipher), changed: false)
+            return Result(member: members.answer(record, logger: context.logger), changed: false)
         case .deleted:
             throw JSONRPCError.notFound(
                 "The member is deleted",
