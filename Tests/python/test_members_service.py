@@ -310,3 +310,12 @@ def test_reencrypt_exits_1_naming_rows_that_no_configured_key_opens(jules_bin, s
     finished = json.loads(again.stderr.splitlines()[-1])
     assert finished["message"] == "re-encryption finished" and finished["remaining"] == 0
     assert finished["reencrypted"] == 3
+
+
+@pytest.mark.parametrize("option, value", [("--batch-size", "0"), ("--batch-size", "10001"), ("--pause-ms", "-1"),
+                                           ("--pause-ms", "60001"), ("--max-passes", "0"), ("--max-passes", "101")])
+def test_reencrypt_refuses_options_out_of_range(jules_bin, option, value):
+    result = subprocess.run([jules_bin, "reencrypt", f"{option}={value}"], env=clean_env(), capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 64, (result.returncode, result.stderr)
+    assert f"{option} must be" in result.stderr, result.stderr
