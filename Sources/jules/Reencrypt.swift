@@ -72,15 +72,7 @@ struct Reencrypt: AsyncParsableCommand {
             final = try await reencryptor.run(
                 batchSize: batchSize, pause: .milliseconds(pauseMs), maximumPasses: maxPasses
             ) { progress in
-                logger.info(
-                    "progress",
-                    metadata: [
-                        "pass": .stringConvertible(progress.passes),
-                        "reencrypted": .stringConvertible(progress.reencrypted),
-                        "failed": .stringConvertible(progress.failed),
-                        "remaining": .stringConvertible(progress.remaining),
-                    ]
-                )
+                logger.info("progress", metadata: progress.logMetadata)
             }
         } catch let exit as ExitCode {
             throw exit
@@ -94,15 +86,7 @@ struct Reencrypt: AsyncParsableCommand {
             Self.reportIncomplete(final, configuredKeyIDs: security.cipher.keyRing.fingerprints, logger: logger)
             throw ExitCode.failure
         }
-        logger.info(
-            "re-encryption finished",
-            metadata: [
-                "reencrypted": .stringConvertible(final.reencrypted),
-                "failed": .stringConvertible(final.failed),
-                "passes": .stringConvertible(final.passes),
-                "remaining": .stringConvertible(final.remaining),
-            ]
-        )
+        logger.info("re-encryption finished", metadata: final.logMetadata)
     }
 
     /// Says what is left and why, by key id (a fingerprint, never a key or a value), so the operator knows not to
@@ -122,17 +106,25 @@ struct Reencrypt: AsyncParsableCommand {
                 "rows were still being written with an older key after \(final.passes) passes: restart every "
                     + "service with the new key first, then run again")
         }
+        var metadata = final.logMetadata
+        metadata["remaining_by_key"] = .dictionary(final.remainingByKey.mapValues { .stringConvertible($0) })
+        metadata["keys_not_configured"] = .array(unconfigured.map { .string($0) })
+        metadata["advice"] = .string(advice.joined(separator: "; "))
         logger.error(
             "re-encryption is incomplete: rows remain under a key other than the newest; do not remove any key yet",
-            metadata: [
-                "remaining": .stringConvertible(final.remaining),
-                "remaining_by_key": .dictionary(final.remainingByKey.mapValues { .stringConvertible($0) }),
-                "keys_not_configured": .array(unconfigured.map { .string($0) }),
-                "reencrypted": .stringConvertible(final.reencrypted),
-                "failed": .stringConvertible(final.failed),
-                "passes": .stringConvertible(final.passes),
-                "advice": .string(advice.joined(separator: "; ")),
-            ]
+            metadata: metadata
         )
+    }
+}
+
+extension Reencryptor.Progress {
+    /// The counts every re-encryption log line carries (no values, no keys).
+    var logMetadata: Logger.Metadata {
+        [
+            "passes": .stringConvertible(passes),
+            "reencrypted": .stringConvertible(reencrypted),
+            "failed": .stringConvertible(failed),
+            "remaining": .stringConvertible(remaining),
+        ]
     }
 }
