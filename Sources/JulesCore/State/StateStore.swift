@@ -10,9 +10,11 @@ import Synchronization
 /// Redis and its journal (one Lua step), persisted by ``StatePersister``.
 ///
 /// When Redis cannot be reached, reads and writes go straight to PostgreSQL (``isBypassingCache``); writes made
-/// then are recorded so that, before the cache is trusted again, every older cached copy is dropped. The same
+/// then are recorded so that, before the cache is trusted again, the merges among them are applied again on the
+/// journal's newest state (``StateDatabase/rebase(_:onto:)``) and every older cached copy is dropped. The same
 /// check runs whenever the Redis client has opened a connection since the last check, because a restarted Redis
-/// may come back with copies older than what was written around it.
+/// may come back with copies older than what was written around it, and every second from the persister
+/// (``dropCopiesMadeStaleElsewhere()``), for writes another instance made around a Redis this one can reach.
 public final class StateStore: Sendable {
     /// What `state.update` does with the given state.
     public enum Change: Sendable {
