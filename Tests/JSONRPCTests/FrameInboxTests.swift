@@ -16,7 +16,7 @@ import Testing
 
     @Test func readingPausesWhenFullAndResumesWhenDrained() async throws {
         let resumed = Mutex(0)
-        let inbox = FrameInbox(highWatermark: 4, lowWatermark: 1) { resumed.withLock { $0 += 1 } }
+        let inbox = FrameInbox<JSONRPCFrame>(highWatermark: 4, lowWatermark: 1) { resumed.withLock { $0 += 1 } }
         #expect(inbox.push(Self.frame("1")) == false)
         #expect(inbox.push(Self.frame("2")) == false)
         #expect(inbox.push(Self.frame("3")) == false)
@@ -33,7 +33,7 @@ import Testing
     }
 
     @Test func aWaitingReaderGetsTheNextFrameThenTheEnd() async throws {
-        let inbox = FrameInbox {}
+        let inbox = FrameInbox<JSONRPCFrame> {}
         async let first = inbox.next()
         try await Task.sleep(for: .milliseconds(20))
         _ = inbox.push(Self.frame("late"))
@@ -46,13 +46,13 @@ import Testing
 
     @Test func aFailureEndsTheStreamWithTheError() async throws {
         struct Broken: Error {}
-        let inbox = FrameInbox {}
+        let inbox = FrameInbox<JSONRPCFrame> {}
         inbox.finish(failure: Broken())
         await #expect(throws: Broken.self) { try await inbox.next() }
     }
 
     @Test func cancellingAWaitingReaderEndsItsWait() async throws {
-        let inbox = FrameInbox {}
+        let inbox = FrameInbox<JSONRPCFrame> {}
         let reader = Task { try await inbox.next() }
         try await Task.sleep(for: .milliseconds(20))
         reader.cancel()

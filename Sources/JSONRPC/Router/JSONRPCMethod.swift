@@ -19,6 +19,20 @@ public protocol JSONRPCMethod: Sendable {
     func handle(_ params: Params, context: RequestContext) async throws -> Result
 }
 
+/// A method that answers at once: it waits for nothing (no I/O, no lock held for long, no suspension), so the server
+/// may answer it on the connection's event loop as the request arrives, without starting a task for it. Its
+/// `handle` runs the same code, for callers that go through ``JSONRPCMethod``.
+public protocol SynchronousJSONRPCMethod: JSONRPCMethod {
+    /// Handles one call without suspending; the same contract as ``JSONRPCMethod/handle(_:context:)``.
+    func handleNow(_ params: Params, context: RequestContext) throws -> Result
+}
+
+extension SynchronousJSONRPCMethod {
+    public func handle(_ params: Params, context: RequestContext) async throws -> Result {
+        try handleNow(params, context: context)
+    }
+}
+
 /// The parameters of a method that takes none: absent `params`, an empty array, or an object (which may
 /// carry `_meta`).
 public struct NoParams: Decodable, Sendable {
@@ -40,7 +54,7 @@ public struct NoParams: Decodable, Sendable {
 /// A result that builds its JSON itself, skipping `Encodable` and its containers: for the results of the methods
 /// called most often. `jsonValue` must equal what the type's `Encodable` conformance produces (which stays the
 /// reference, and what its tests compare with).
-public protocol JSONValueRepresentable {
+public protocol JSONValueRepresentable: SendableMetatype {
     var jsonValue: JSONValue { get }
 }
 
@@ -55,6 +69,8 @@ public protocol JSONValueDecodable: Decodable {
 struct AnyJSONRPCMethod: Sendable {
     let name: String
     let invoke: @Sendable (_ params: JSONValue?, _ context: RequestContext) async throws -> JSONValue
+    /// The handler of a ``SynchronousJSONRPCMethod``, called without a task; `nil` for the others.
+    let invokeNow: (@Sendable (_ params: JSONValue?, _ context: RequestContext) throws -> JSONValue)?
 
     init<Method: JSONRPCMethod>(_ method: Method) {
         self.name = Method.name
@@ -65,6 +81,33 @@ struct AnyJSONRPCMethod: Sendable {
                 let result = try await method.handle(try Self.decode(Method.Params.self, params), context: context)
                 return try JSONValueEncoder().encode(result)
             }
+        }
+        if let synchronous = method as? any SynchronousJSONRPCMethod {
+            self.invokeNow = Self.invokeNow(synchronous)
+        } else {
+            self.invokeNow = nil
+        }
+    }
+
+    private static func invokeNow<Method: SynchronousJSONRPCMethod>(
+        _ method: Method
+    ) -> @Sendable (_ params: JSONValue?, _ context: RequestContext) throws -> JSONValue {
+        if let representable = Method.Result.self as? any JSONValueRepresentable.Type {
+            return invokeNow(method, resultBuiltAs: representable)
+        }
+        return { params, context in
+            try JSONValueEncoder().encode(
+                try method.handleNow(try decode(Method.Params.self, params), context: context))
+        }
+    }
+
+    /// As ``invoke(_:resultBuiltAs:)``, for a synchronous handler.
+    private static func invokeNow<Method: SynchronousJSONRPCMethod, Result: JSONValueRepresentable>(
+        _ method: Method,
+        resultBuiltAs: Result.Type
+    ) -> @Sendable (_ params: JSONValue?, _ context: RequestContext) throws -> JSONValue {
+        { params, context in
+            (try method.handleNow(try decode(Method.Params.self, params), context: context) as! Result).jsonValue
         }
     }
 

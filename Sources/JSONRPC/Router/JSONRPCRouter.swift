@@ -75,24 +75,69 @@ public final class JSONRPCRouter: Sendable {
     /// - Parameter message: The bytes of one message, without framing.
     /// - Returns: The response text, or `nil` when nothing is to be sent (notifications).
     public func respond(to message: ByteBuffer) async -> [UInt8]? {
+        switch respondNow(to: message) {
+        case .answered(let response): response
+        case .pending(let pending): await respond(to: pending)
+        }
+    }
+
+    /// What ``respondNow(to:)`` did with a message.
+    public enum ImmediateResponse: Sendable {
+        /// The message is answered (`nil`: nothing is to be sent).
+        case answered([UInt8]?)
+        /// The message needs a task, which finishes it with `respond(to:)`.
+        case pending(PendingMessage)
+    }
+
+    /// A message read and checked, whose handlers have yet to run.
+    public struct PendingMessage: Sendable {
+        fileprivate enum Work: Sendable {
+            case batch([JSONValue])
+            case call(Call)
+        }
+
+        fileprivate let work: Work
+    }
+
+    /// Answers what can be answered without waiting: a message that cannot be read or is not a valid request,
+    /// an unknown method, and a single call of a ``SynchronousJSONRPCMethod``. Anything else is read and checked
+    /// once and handed back, to be finished in a task. The servers call this as a message arrives, on the
+    /// connection's event loop, so the cheapest requests start no task at all.
+    public func respondNow(to message: ByteBuffer) -> ImmediateResponse {
         let parsed: JSONValue
         do {
             parsed = try message.withUnsafeReadableBytes { bytes in
                 try JSONParser.parse(bytes, maxDepth: configuration.maximumNestingDepth)
             }
         } catch {
-            return errorResponse(.parseError(String(describing: error)), id: .null)
+            return .answered(errorResponse(.parseError(String(describing: error)), id: .null))
         }
-        switch parsed {
-        case .array(let elements):
-            return await respond(toBatch: elements)
-        default:
-            guard let response = await respond(toElement: parsed) else { return nil }
-            var bytes = [UInt8]()
-            bytes.reserveCapacity(128)
-            response.serialize(into: &bytes)
-            return bytes
+        if case .array(let elements) = parsed {
+            return .pending(PendingMessage(work: .batch(elements)))
         }
+        switch prepare(parsed) {
+        case .finished(let response):
+            return .answered(response.map(Self.serialize))
+        case .ready(let call):
+            guard let invokeNow = call.method.invokeNow else { return .pending(PendingMessage(work: .call(call))) }
+            return .answered(run(call, now: invokeNow).map(Self.serialize))
+        }
+    }
+
+    /// Finishes a message ``respondNow(to:)`` could not answer at once.
+    /// - Returns: The response text, or `nil` when nothing is to be sent.
+    public func respond(to pending: PendingMessage) async -> [UInt8]? {
+        switch pending.work {
+        case .batch(let elements): await respond(toBatch: elements)
+        case .call(let call): await run(call).map(Self.serialize)
+        }
+    }
+
+    private static func serialize(_ response: JSONRPCResponse) -> [UInt8] {
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(128)
+        response.serialize(into: &bytes)
+        return bytes
     }
 
     /// The response text for an error that is not tied to a readable request (framing, size limits).
@@ -145,14 +190,37 @@ public final class JSONRPCRouter: Sendable {
     }
 
     private func respond(toElement element: JSONValue) async -> JSONRPCResponse? {
+        switch prepare(element) {
+        case .finished(let response): response
+        case .ready(let call): await run(call)
+        }
+    }
+
+    /// A valid request for a known method, with its correlation id, ready to run.
+    fileprivate struct Call: Sendable {
+        var request: JSONRPCRequest
+        var meta: RequestMeta
+        var correlationID: String
+        var method: AnyJSONRPCMethod
+        var start: ContinuousClock.Instant
+    }
+
+    private enum Preparation {
+        /// Answered (or, for a notification, finished with nothing to send) without running a handler.
+        case finished(JSONRPCResponse?)
+        case ready(Call)
+    }
+
+    /// Validates the envelope and `_meta` and finds the method.
+    private func prepare(_ element: JSONValue) -> Preparation {
         let request: JSONRPCRequest
         do {
             request = try JSONRPCRequest(validating: element)
         } catch {
             let correlationID = CorrelationID.generate()
-            return JSONRPCResponse(
-                id: error.id,
-                outcome: .error(.invalidRequest(error.reason), correlationID: correlationID)
+            return .finished(
+                JSONRPCResponse(
+                    id: error.id, outcome: .error(.invalidRequest(error.reason), correlationID: correlationID))
             )
         }
         let start = ContinuousClock.now
@@ -160,34 +228,63 @@ public final class JSONRPCRouter: Sendable {
         do {
             meta = try RequestMeta(params: request.params)
         } catch {
-            return finish(request, outcome: .failure(error), correlationID: CorrelationID.generate(), start: start)
+            return .finished(
+                finish(request, outcome: .failure(error), correlationID: CorrelationID.generate(), start: start))
         }
         let correlationID = meta.correlationID ?? CorrelationID.generate()
         guard let method = methods[request.method] else {
             let error = JSONRPCError.methodNotFound(request.method)
-            return finish(request, outcome: .failure(error), correlationID: correlationID, start: start)
+            return .finished(finish(request, outcome: .failure(error), correlationID: correlationID, start: start))
         }
-        return await CorrelationID.$current.withValue(correlationID) {
-            let context = RequestContext(
-                method: request.method,
-                correlationID: correlationID,
-                idempotencyKey: meta.idempotencyKey,
-                deadline: meta.deadlineMilliseconds.map { start + .milliseconds($0) },
-                logger: logger
-            )
+        return .ready(
+            Call(request: request, meta: meta, correlationID: correlationID, method: method, start: start))
+    }
+
+    private func context(for call: Call) -> RequestContext {
+        RequestContext(
+            method: call.request.method,
+            correlationID: call.correlationID,
+            idempotencyKey: call.meta.idempotencyKey,
+            deadline: call.meta.deadlineMilliseconds.map { call.start + .milliseconds($0) },
+            logger: logger
+        )
+    }
+
+    private func run(_ call: Call) async -> JSONRPCResponse? {
+        await CorrelationID.$current.withValue(call.correlationID) {
+            let context = context(for: call)
             let outcome: Result<JSONValue, JSONRPCError>
             do {
                 let result: JSONValue
-                if let deadline = meta.deadlineMilliseconds {
-                    result = try await Self.run(method, request.params, context, deadlineMilliseconds: deadline)
+                if let deadline = call.meta.deadlineMilliseconds {
+                    result = try await Self.run(
+                        call.method, call.request.params, context, deadlineMilliseconds: deadline)
                 } else {
-                    result = try await method.invoke(request.params, context)
+                    result = try await call.method.invoke(call.request.params, context)
                 }
                 outcome = .success(result)
             } catch {
                 outcome = .failure(Self.clientError(for: error, logger: context.logger))
             }
-            return finish(request, outcome: outcome, correlationID: correlationID, start: start)
+            return finish(call.request, outcome: outcome, correlationID: call.correlationID, start: call.start)
+        }
+    }
+
+    /// Runs a synchronous handler where the caller is. A deadline cannot be missed by a handler that waits for
+    /// nothing, so none is set up.
+    private func run(
+        _ call: Call,
+        now invokeNow: @Sendable (JSONValue?, RequestContext) throws -> JSONValue
+    ) -> JSONRPCResponse? {
+        CorrelationID.$current.withValue(call.correlationID) {
+            let context = context(for: call)
+            let outcome: Result<JSONValue, JSONRPCError>
+            do {
+                outcome = .success(try invokeNow(call.request.params, context))
+            } catch {
+                outcome = .failure(Self.clientError(for: error, logger: context.logger))
+            }
+            return finish(call.request, outcome: outcome, correlationID: call.correlationID, start: call.start)
         }
     }
 

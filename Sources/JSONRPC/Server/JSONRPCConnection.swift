@@ -2,8 +2,9 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 
-/// Serves one connection (a socket client, or stdin and stdout): reads frames, answers each request when it is
-/// ready, and keeps at most `maximumInFlight` requests running at once.
+/// Serves one connection (a socket client, or stdin and stdout): runs the work its pipeline could not finish as
+/// it arrived (``FrameInboxHandler`` answers synchronous methods and malformed messages itself), answers each
+/// request when it is ready, and keeps at most `maximumInFlight` requests running at once.
 ///
 /// When the limit is reached the connection simply stops taking frames; the channel's inbound buffer then fills
 /// and SwiftNIO stops reading from the socket, so the client is slowed down rather than refused. On graceful
@@ -59,14 +60,21 @@ struct JSONRPCConnection {
         async throws
     {
         let allocator = connection.channel.allocator
-        while let frame = try await connection.inbox.next() {
+        while let work = try await connection.inbox.next() {
             try await slots.wait()
-            let closeAfterwards: Bool
-            if case .unrecoverable = frame.kind { closeAfterwards = true } else { closeAfterwards = false }
+            var closeAfterwards = false
+            if case .refused(_, _, let closes) = work { closeAfterwards = closes }
             group.addTask {
                 defer { slots.signal() }
-                guard let response = await respond(to: frame) else { return }
-                await write(frame.framing.frame(response, allocator: allocator))
+                switch work {
+                case .pending(let message, let framing):
+                    guard let response = await router.respond(to: message) else { return }
+                    await write(framing.frame(response, allocator: allocator))
+                case .refused(let error, let framing, _):
+                    await write(framing.frame(router.errorResponse(error), allocator: allocator))
+                case .response(let buffer):
+                    await write(buffer)
+                }
             }
             if closeAfterwards { break }
         }
@@ -83,17 +91,6 @@ struct JSONRPCConnection {
             channel.writeAndFlush(buffer, promise: nil)
         } else {
             try? await channel.writeAndFlush(buffer).get()
-        }
-    }
-
-    private func respond(to frame: JSONRPCFrame) async -> [UInt8]? {
-        switch frame.kind {
-        case .message(let message):
-            return await router.respond(to: message)
-        case .tooLarge(let limit):
-            return router.errorResponse(.messageTooLarge(limit: limit))
-        case .unrecoverable(let reason):
-            return router.errorResponse(.parseError(reason))
         }
     }
 }

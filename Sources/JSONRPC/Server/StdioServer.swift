@@ -74,7 +74,8 @@ public struct StdioServer: Service {
                     channel.eventLoop.makeCompletedFuture {
                         try JSONRPCConnectionChannel.configure(
                             channel,
-                            decoder: DetectingFrameDecoder(maximumMessageBytes: maximumMessageBytes)
+                            decoder: DetectingFrameDecoder(maximumMessageBytes: maximumMessageBytes),
+                            router: router
                         )
                     }
                 }

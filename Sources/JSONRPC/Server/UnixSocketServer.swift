@@ -72,7 +72,8 @@ public struct UnixSocketServer: Service {
                     channel.eventLoop.makeCompletedFuture {
                         try JSONRPCConnectionChannel.configure(
                             channel,
-                            decoder: NewlineDelimitedFrameDecoder(maximumMessageBytes: maximumMessageBytes)
+                            decoder: NewlineDelimitedFrameDecoder(maximumMessageBytes: maximumMessageBytes),
+                            router: router
                         )
                     }
                 }

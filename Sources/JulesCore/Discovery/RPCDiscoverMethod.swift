@@ -1,7 +1,7 @@
 import JSONRPC
 
 /// `rpc.discover`: the OpenRPC document of the API, as kept in `schema/openrpc.json`.
-public struct RPCDiscoverMethod: JSONRPCMethod {
+public struct RPCDiscoverMethod: SynchronousJSONRPCMethod {
     public static let name = "rpc.discover"
     public typealias Result = JSONValue
 
@@ -11,7 +11,7 @@ public struct RPCDiscoverMethod: JSONRPCMethod {
         self.document = document.json
     }
 
-    public func handle(_ params: NoParams, context: RequestContext) async throws -> JSONValue {
+    public func handleNow(_ params: NoParams, context: RequestContext) -> JSONValue {
         document
     }
 }

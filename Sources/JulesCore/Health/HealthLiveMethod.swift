@@ -2,7 +2,7 @@ import JSONRPC
 
 /// `health.live`: answers as long as the process serves requests. It touches no dependency, so a supervisor can
 /// tell a hung process from one whose database is down (that is `health.check`).
-public struct HealthLiveMethod: JSONRPCMethod {
+public struct HealthLiveMethod: SynchronousJSONRPCMethod {
     public static let name = "health.live"
 
     public struct Result: Encodable, Sendable, JSONValueRepresentable {
@@ -30,7 +30,7 @@ public struct HealthLiveMethod: JSONRPCMethod {
         self.startedAt = startedAt
     }
 
-    public func handle(_ params: NoParams, context: RequestContext) async throws -> Result {
+    public func handleNow(_ params: NoParams, context: RequestContext) -> Result {
         let uptime = ContinuousClock.now - startedAt
         let seconds = Double(uptime.components.seconds) + Double(uptime.components.attoseconds) / 1e18
         return Result(status: "ok", version: JulesVersion.current, uptimeSeconds: (seconds * 1000).rounded() / 1000)

@@ -2,7 +2,7 @@ import JSONRPC
 import Prometheus
 
 /// `metrics.prometheus`: the Prometheus text exposition of every metric of the process.
-public struct MetricsPrometheusMethod: JSONRPCMethod {
+public struct MetricsPrometheusMethod: SynchronousJSONRPCMethod {
     public static let name = "metrics.prometheus"
 
     public struct Result: Encodable, Sendable {
@@ -15,7 +15,7 @@ public struct MetricsPrometheusMethod: JSONRPCMethod {
         self.registry = registry
     }
 
-    public func handle(_ params: NoParams, context: RequestContext) async throws -> Result {
+    public func handleNow(_ params: NoParams, context: RequestContext) -> Result {
         Result(text: registry.emitToString())
     }
 }
