@@ -101,6 +101,43 @@ struct StateCache: Sendable {
         )
     }
 
+    enum InstallOutcome: Sendable, Equatable {
+        case installed
+        /// The cached copy is no longer the one expected; this is its version now (`nil`: none is cached).
+        case moved(current: Int64?)
+    }
+
+    /// Caches a state PostgreSQL already holds in place of the cached copy it was computed from: only if the cached
+    /// version is still `expected` (no copy is cached, when `nil`). It expires after ``ttl``, as a filled entry. Its
+    /// version must be above `expected`, so that the cached version only moves forward.
+    ///
+    /// The stale-copy check installs its rebase this way: a write acknowledged on the copy after the rebase read it
+    /// moves the version on, so the check sees it and rebases again rather than dropping that write.
+    func install(
+        _ household: UUID,
+        _ state: ConversationState,
+        replacing expected: Int64?
+    ) async throws(RedisError) -> InstallOutcome {
+        let reply = try await redis.batchedEvaluate(
+            Self.installScript,
+            keys: [key(household)],
+            arguments: [
+                RedisArgument(expected.map(String.init) ?? ""), RedisArgument(String(state.version)),
+                RedisArgument(state.storedText), ttlSeconds,
+            ]
+        )
+        guard let values = reply.arrayValue, values.count == 2, let status = values[0].intValue,
+            let version = values[1].intValue
+        else {
+            throw RedisError(.protocolError, message: "unexpected reply from the state install script")
+        }
+        switch status {
+        case 1: return .installed
+        case 0: return .moved(current: Int64(version))
+        default: return .moved(current: nil)
+        }
+    }
+
     /// Drops cached entries older than `version` (written around Redis while it was unreachable).
     func invalidate(_ household: UUID, olderThan version: Int64) async throws(RedisError) {
         _ = try await redis.batchedEvaluate(
@@ -143,6 +180,20 @@ struct StateCache: Sendable {
             if redis.call('HGET', key, 'v') == ARGV[i] then redis.call('EXPIRE', key, ttl) end
         end
         return 0
+        """
+    )
+
+    /// {1, version} installed; {0, current} another version is cached; {-1, 0} none is (one was expected).
+    static let installScript = RedisScript(
+        """
+        local current = redis.call('HGET', KEYS[1], 'v')
+        if current ~= (ARGV[1] ~= '' and ARGV[1] or false) then
+            if current then return {0, tonumber(current)} end
+            return {-1, 0}
+        end
+        redis.call('HSET', KEYS[1], 'v', ARGV[2], 's', ARGV[3])
+        redis.call('EXPIRE', KEYS[1], ARGV[4])
+        return {1, tonumber(ARGV[2])}
         """
     )
 

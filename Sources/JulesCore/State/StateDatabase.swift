@@ -126,9 +126,9 @@ struct StateDatabase: Sendable {
                 [.uuid(household), newState.map { .json($0.jsonString) } ?? .null, .int(version)]
             )
             // A merge as the first write of an outage keeps the state it started from, and each merge its patch,
-            // for ``rebase(_:onto:)``; a replace or delete at any point makes the outage's state independent of what
-            // the journal held. Past ``maximumKeptPatches`` patches (or 1 MiB of them), only the starting state is
-            // kept and the rebase falls back to a three-way merge.
+            // for ``rebase(_:onto:cachedVersion:)``; a replace or delete at any point makes the outage's state
+            // independent of what the journal held. Past ``maximumKeptPatches`` patches (or 1 MiB of them), only the
+            // starting state is kept and the rebase falls back to a three-way merge.
             _ = try await transaction.query(
                 """
                 INSERT INTO state_cache_invalidations
@@ -180,14 +180,39 @@ struct StateDatabase: Sendable {
             .decode("pending")
     }
 
-    /// Combines the writes made around the cache with `journaled`, the household's newest state in Redis when
-    /// it is back: when that state is newer than the one the first write around the cache started from, it holds
-    /// acknowledged updates PostgreSQL never stored, which the writes around the cache did not see. The merges
-    /// made around the cache are applied again on top of it (or, when too many were made to keep, the two states
-    /// are combined by ``ThreeWayMerge``), and the result is stored at a version above both. Returns the version the
-    /// cache must not be older than now, or `nil` when there was nothing to do (another instance did it, or nothing
-    /// was missing).
-    func rebase(_ household: UUID, onto journaled: ConversationState?) async throws -> Int64? {
+    /// What ``rebase(_:onto:cachedVersion:)`` made of a household's writes around the cache.
+    struct Rebase: Sendable {
+        /// The invalidation's version as the rebase read it: ``finishRebase(_:_:)`` tells by it whether another write
+        /// around the cache came since.
+        var recordedVersion: Int64
+        /// The version of the state the kept merges apply to, after the rebase.
+        var baseVersion: Int64
+        /// How many merge patches the rebase applied; `nil` when too many were made to keep.
+        var patchCount: Int?
+        /// What PostgreSQL holds after the rebase.
+        var stored: ConversationState
+        /// Whether the rebase stored a new state.
+        var rewrote: Bool
+        /// Whether the cached copy must be replaced by ``stored``: not when it is at or past PostgreSQL's version.
+        var installs: Bool
+    }
+
+    /// Combines the writes made around the cache with `journaled`, the household's cached copy (its newest state in
+    /// Redis) when it is back: when that state is newer than the one the writes around the cache started from, it
+    /// holds acknowledged updates PostgreSQL never stored, which those writes did not see. The merges made around the
+    /// cache are applied again on top of it (or, when too many were made to keep, the two states are combined by
+    /// ``ThreeWayMerge``), and the result is stored at a version above both. Returns `nil` when no rebase is pending
+    /// (another instance finished it, or a replace or delete made around the cache since decides the whole state).
+    ///
+    /// The invalidation is kept, with its patches: the caller installs ``Rebase/stored`` in the cache only if the
+    /// cached copy is still `cachedVersion`, and calls ``finishRebase(_:_:)`` once it is. If the copy moved on (a
+    /// write acknowledged meanwhile), the caller rebases again on the newer copy: the merges made around the cache
+    /// then apply to it, and the result is stored at a version above this one.
+    ///
+    /// - Parameters:
+    ///   - journaled: The cached copy; `nil` when none is cached or it is unreadable.
+    ///   - cachedVersion: The cached copy's version, also when it is unreadable; `nil` when none is cached.
+    func rebase(_ household: UUID, onto journaled: ConversationState?, cachedVersion: Int64?) async throws -> Rebase? {
         try await database.withTransaction { transaction in
             // Rows locked in the order writes around the cache lock them: the state, then the invalidation.
             let states = try await transaction.query(
@@ -198,52 +223,111 @@ struct StateDatabase: Sendable {
             )
             let pending = try await transaction.query(
                 """
-                SELECT base_version, base_state::text AS base_state, patches::text AS patches
+                SELECT version, base_version, base_state::text AS base_state, patches::text AS patches
                 FROM state_cache_invalidations WHERE household_id = $1 AND needs_rebase FOR UPDATE
                 """,
                 [.uuid(household)]
             )
             guard let row = pending.first, let current = states.first else { return nil }
-            let baseVersion: Int64 = try row.decode("base_version")
             let currentVersion: Int64 = try current.decode("version")
-            var newVersion: Int64?
-            if let journaled, journaled.version > baseVersion {
-                let ours = try Self.parseStored(try current.decode("state", as: String?.self))
-                let merged: JSONValue?
-                if journaled.version >= currentVersion {
-                    // Cached after the writes around it (by an instance that could reach Redis), and written on
-                    // top: it holds them already.
-                    merged = journaled.state
-                } else if case .array(let patches)? = try Self.parseStored(try row.decode("patches", as: String?.self))
-                {
-                    // The outage's merges again, in order, on top of the journal's newest state.
-                    merged = patches.reduce(journaled.state) { state, patch in JSONMergePatch.apply(patch, to: state) }
-                } else {
-                    let base = try Self.parseStored(try row.decode("base_state", as: String?.self))
-                    merged = ThreeWayMerge.merge(base: base, ours: ours, theirs: journaled.state)
-                }
-                if merged != ours {
-                    let version = max(currentVersion, journaled.version) + 1
-                    _ = try await transaction.query(
-                        """
-                        UPDATE conversation_states SET state = $2, version = $3, updated_at = now()
-                        WHERE household_id = $1
-                        """,
-                        [.uuid(household), merged.map { .json($0.jsonString) } ?? .null, .int(version)]
-                    )
-                    newVersion = version
-                }
+            let ours = try Self.parseStored(try current.decode("state", as: String?.self))
+            var patches: [JSONValue]?
+            if case .array(let kept)? = try Self.parseStored(try row.decode("patches", as: String?.self)) {
+                patches = kept
             }
+            var rebase = Rebase(
+                recordedVersion: try row.decode("version"), baseVersion: try row.decode("base_version"),
+                patchCount: patches?.count, stored: ConversationState(state: ours, version: currentVersion),
+                rewrote: false, installs: true)
+            if let cachedVersion, cachedVersion >= currentVersion {
+                // Cached after the writes around it (by an instance that could reach Redis), and written on top: it
+                // holds them already, and the journal brings it to PostgreSQL. Storing it here, at a version above
+                // its own, would take the version the cache's next write gets.
+                rebase.installs = false
+                return rebase
+            }
+            guard let journaled, journaled.version > rebase.baseVersion else {
+                // Nothing PostgreSQL lacks: the copy is replaced by what it holds.
+                return rebase
+            }
+            let merged: JSONValue?
+            if let patches {
+                // The outage's merges again, in order, on top of the journal's newest state.
+                merged = patches.reduce(journaled.state) { state, patch in JSONMergePatch.apply(patch, to: state) }
+            } else {
+                let base = try Self.parseStored(try row.decode("base_state", as: String?.self))
+                merged = ThreeWayMerge.merge(base: base, ours: ours, theirs: journaled.state)
+            }
+            if merged != ours {
+                let version = max(currentVersion, journaled.version) + 1
+                _ = try await transaction.query(
+                    """
+                    UPDATE conversation_states SET state = $2, version = $3, updated_at = now()
+                    WHERE household_id = $1
+                    """,
+                    [.uuid(household), merged.map { .json($0.jsonString) } ?? .null, .int(version)]
+                )
+                rebase.stored = ConversationState(state: merged, version: version)
+                rebase.rewrote = true
+            }
+            // PostgreSQL now holds the outage's changes on top of the journaled copy, which becomes their base: a
+            // rebase on a newer copy (a retry, or a later check) applies them on top of that copy once, and the
+            // three-way merge counts as the journal's only what changed after it.
+            _ = try await transaction.query(
+                """
+                UPDATE state_cache_invalidations SET base_version = $2, base_state = $3 WHERE household_id = $1
+                """,
+                [.uuid(household), .int(journaled.version), journaled.state.map { .json($0.jsonString) } ?? .null]
+            )
+            rebase.baseVersion = journaled.version
+            return rebase
+        }
+    }
+
+    /// Forgets the writes around the cache that `rebase` combined, once the cache holds them (``Rebase/stored`` was
+    /// installed, or nothing needed installing).
+    ///
+    /// A write made around the cache since the rebase read them (by an instance that cannot reach Redis) keeps the
+    /// invalidation: its merge patch stays for the next check, on top of the state just reconciled as its base, and
+    /// the patches the rebase applied go, or the next check would apply them again over updates made since.
+    func finishRebase(_ household: UUID, _ rebase: Rebase) async throws {
+        try await database.withTransaction { transaction in
+            let rows = try await transaction.query(
+                """
+                SELECT version, needs_rebase, base_version FROM state_cache_invalidations
+                WHERE household_id = $1 FOR UPDATE
+                """,
+                [.uuid(household)]
+            )
+            guard let row = rows.first else { return }
+            let version: Int64 = try row.decode("version")
+            if version <= rebase.recordedVersion {
+                _ = try await transaction.query(
+                    "DELETE FROM state_cache_invalidations WHERE household_id = $1", [.uuid(household)])
+                return
+            }
+            // A replace or delete made around the cache since decides the whole state, and an invalidation recorded
+            // anew (its base is above this one) started from what PostgreSQL held then: the next check takes both
+            // as they are.
+            let needsRebase: Bool = try row.decode("needs_rebase")
+            let baseVersion: Int64? = try row.decode("base_version")
+            guard needsRebase, baseVersion == rebase.baseVersion else { return }
             _ = try await transaction.query(
                 """
                 UPDATE state_cache_invalidations
-                SET needs_rebase = false, base_state = NULL, patches = NULL,
-                    version = GREATEST(version, coalesce($2, version))
+                SET base_version = $2, base_state = $3,
+                    patches = (
+                        SELECT jsonb_agg(kept.patch ORDER BY kept.position)
+                        FROM jsonb_array_elements(patches) WITH ORDINALITY AS kept(patch, position)
+                        WHERE kept.position > $4
+                    )
                 WHERE household_id = $1
                 """,
-                [.uuid(household), newVersion.map { .int($0) } ?? .null]
+                [
+                    .uuid(household), .int(rebase.stored.version),
+                    rebase.stored.state.map { .json($0.jsonString) } ?? .null, .int(Int64(rebase.patchCount ?? 0)),
+                ]
             )
-            return newVersion
         }
     }
 

@@ -11,7 +11,8 @@ import Synchronization
 ///
 /// When Redis cannot be reached, reads and writes go straight to PostgreSQL (``isBypassingCache``); writes made
 /// then are recorded so that, before the cache is trusted again, the merges among them are applied again on the
-/// journal's newest state (``StateDatabase/rebase(_:onto:)``) and every older cached copy is dropped. The same
+/// journal's newest state (``StateDatabase/rebase(_:onto:cachedVersion:)``), whose copy the result replaces in the
+/// cache if no write moved it on meanwhile, and every cached copy older than a replace or delete is dropped. The same
 /// check runs whenever the Redis client has opened a connection since the last check, because a restarted Redis
 /// may come back with copies older than what was written around it, and every second from the persister
 /// (``dropCopiesMadeStaleElsewhere()``), for writes another instance made around a Redis this one can reach.
@@ -65,6 +66,9 @@ public final class StateStore: Sendable {
     private let nextCheckID = Atomic<Int>(0)
     /// Stale-copy checks run (for tests).
     let staleCopyChecks = Atomic<Int>(0)
+    /// Tests only (set through `@testable import`, never in production): called in the stale-copy check after a
+    /// rebase and before its result goes to the cache, so that a test can put a write in between.
+    let beforeRebaseInstall = Mutex<(@Sendable (UUID) async throws -> Void)?>(nil)
     private let hits = Atomic<Int>(0)
     private let misses = Atomic<Int>(0)
     private let hitCounter = Counter(label: "jules_state_cache_hits_total")
@@ -404,24 +408,32 @@ public final class StateStore: Sendable {
         try await task.value
     }
 
-    /// Combines the journal's newest state with the writes made around the cache where both exist, drops every
-    /// cached copy older than a write made around the cache, then forgets those writes.
+    /// How many times the check rebases one household whose cached copy keeps moving on under it before it leaves
+    /// that household to the next check.
+    static let maximumRebaseAttempts = 16
+
+    /// For each household written around the cache: where the writes were all merges, combines them with the cached
+    /// copy and caches the result in its place; else drops every cached copy older than them. Then forgets them.
     func dropStaleCopies() async throws {
         staleCopyChecks.add(1, ordering: .relaxed)
         let connections = cache.redis.connectionsOpened
         var rebased = 0
         for pending in try await rows.pendingInvalidations() {
-            var version = pending.version
             if pending.needsRebase {
-                let journaledState = try await journaled(pending)
-                if let newVersion = try await rows.rebase(pending.household, onto: journaledState) {
-                    version = max(version, newVersion)
+                let (outcome, rewrote) = try await reconcile(pending.household)
+                if rewrote {
                     rebased += 1
                     rebaseCounter.increment()
                 }
+                if outcome != .noRebasePending { continue }
             }
-            try await cache.invalidate(pending.household, olderThan: version)
-            try await rows.clearInvalidation(pending.household, version: version)
+            // A replace or delete made around the cache decides the whole state: no cached copy can be combined with
+            // it, so every copy older than it is dropped, also one that a write was acknowledged on meanwhile (by an
+            // instance that had not seen the invalidation yet: a partial outage is not lossless). A rebase that is no
+            // longer pending ends here too: another instance finished it (no older copy is left to drop), or a
+            // replace or delete came since.
+            try await cache.invalidate(pending.household, olderThan: pending.version)
+            try await rows.clearInvalidation(pending.household, version: pending.version)
         }
         if rebased > 0 {
             logger.info(
@@ -432,18 +444,63 @@ public final class StateStore: Sendable {
         checkedAtConnections.store(connections, ordering: .relaxed)
     }
 
-    /// The household's newest state in Redis (the journal's newest entry for it, if PostgreSQL lacks it). An
-    /// unreadable copy counts as none: it is dropped like any stale copy.
-    private func journaled(_ pending: StateDatabase.Invalidation) async throws -> ConversationState? {
-        guard let cached = try await cache.read(pending.household) else { return nil }
+    private enum Reconciliation: Equatable {
+        /// The cache holds the writes made around it, which are forgotten (but for any made since).
+        case reconciled
+        /// The cached copy kept moving on: the writes are left for the next check.
+        case leftPending
+        /// No rebase is pending any more: another instance finished it, or a replace or delete made around the
+        /// cache since decides the whole state.
+        case noRebasePending
+    }
+
+    /// Combines a household's merges made around the cache with its cached copy, stores the result in PostgreSQL,
+    /// and installs it in the cache in place of that copy, only if the copy is still the one the result was
+    /// computed from. A write acknowledged on the copy meanwhile moved it on: the merges are combined again with the
+    /// newer copy, a bounded number of times. Dropping the newer copy instead would lose that write: the journal's
+    /// entry for it is skipped, PostgreSQL's version being above it already.
+    ///
+    /// Returns whether a rebase stored a new state, with the outcome.
+    private func reconcile(_ household: UUID) async throws -> (Reconciliation, rewrote: Bool) {
+        var rewrote = false
+        for _ in 0..<Self.maximumRebaseAttempts {
+            let cached = try await cachedCopy(household)
+            guard
+                let rebase = try await rows.rebase(
+                    household, onto: cached?.state, cachedVersion: cached?.version)
+            else { return (.noRebasePending, rewrote) }
+            rewrote = rewrote || rebase.rewrote
+            if rebase.installs {
+                if let hook = beforeRebaseInstall.withLock({ $0 }) { try await hook(household) }
+                if case .moved = try await cache.install(household, rebase.stored, replacing: cached?.version) {
+                    continue
+                }
+            }
+            try await rows.finishRebase(household, rebase)
+            return (.reconciled, rewrote)
+        }
+        logger.warning(
+            "a cached state kept changing while merges made around Redis were combined with it; next check retries",
+            metadata: [
+                "household_id": .string(household.lowercasedText),
+                "attempts": .stringConvertible(Self.maximumRebaseAttempts),
+            ]
+        )
+        return (.leftPending, rewrote)
+    }
+
+    /// The household's cached copy: its version, and its state (the journal's newest for it, if PostgreSQL lacks
+    /// it), `nil` when unreadable: the writes made around the cache then stand alone, and replace it.
+    private func cachedCopy(_ household: UUID) async throws -> (version: Int64, state: ConversationState?)? {
+        guard let cached = try await cache.read(household) else { return nil }
         do {
-            return try ConversationState(storedText: cached.stored, version: cached.version)
+            return (cached.version, try ConversationState(storedText: cached.stored, version: cached.version))
         } catch {
             logger.error(
                 "a cached conversation state is unreadable; the writes made around Redis stand alone",
-                metadata: ["household_id": .string(pending.household.lowercasedText)]
+                metadata: ["household_id": .string(household.lowercasedText)]
             )
-            return nil
+            return (cached.version, nil)
         }
     }
 }

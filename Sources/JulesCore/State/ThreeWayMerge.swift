@@ -4,8 +4,9 @@ import JSONRPC
 /// both changed the same value differently, `ours` wins.
 ///
 /// Used when Redis answers again after an outage: `base` is the state the first write around the cache started
-/// from, `ours` what the writes around the cache made of it, `theirs` the newest state the journal held (updates
-/// acknowledged before the outage that PostgreSQL had not stored yet). An absent member (`nil`) is distinct from a
+/// from (or the cached copy an earlier rebase combined them with), `ours` what the writes around the cache made of
+/// it, `theirs` the newest state the journal held (updates acknowledged before the outage that PostgreSQL had not
+/// stored yet, or since the earlier rebase). An absent member (`nil`) is distinct from a
 /// member whose value is `null`, so both are kept as written.
 enum ThreeWayMerge {
     static func merge(base: JSONValue?, ours: JSONValue?, theirs: JSONValue?) -> JSONValue? {
