@@ -55,4 +55,27 @@ struct StateSkippedEntryTests {
             #expect(read.state == expected)
         }
     }
+
+    /// A durable update PostgreSQL skips (it holds a newer version) is not reported as durable: the answer says it
+    /// was applied, at which version, and the stale-copy check stores it on top of PostgreSQL's version.
+    @Test func aDurableUpdatePostgreSQLSkipsIsReportedAsAppliedNotDurable() async throws {
+        try await withOutage { harness, setup in
+            let id = JSONValue.string(setup.household.lowercasedText)
+            let error = try await harness.error(
+                "state.update", ["household_id": id, "mode": "merge", "state": ["late": true], "durable": true])
+            #expect(error["code"] == -32004, "\(error)")
+            #expect(error["data"]?["type"] == "unavailable")
+            #expect(error["data"]?["applied_version"]?.intValue == Int(setup.cachedVersion + 1), "\(error)")
+            let skipped = try #require(try await harness.storedState(setup.household.lowercasedText))
+            #expect(Int64(skipped.version) == setup.outageVersion, "PostgreSQL still holds the outage's version")
+
+            try await setup.store.dropCopiesMadeStaleElsewhere()
+            let expected: JSONValue = ["flow": "recipe", "step": "confirming", "late": true, "photo": "p1"]
+            #expect(try await harness.storedState(setup.household.lowercasedText)?.state == expected)
+
+            // Once the check has combined them, a durable update is stored before the answer again.
+            let next = try await setup.store.update(setup.household, .merge(["n": 1]), durable: true)
+            #expect(try await harness.storedState(setup.household.lowercasedText)?.version == Int(next))
+        }
+    }
 }
