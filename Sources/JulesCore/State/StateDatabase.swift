@@ -44,15 +44,17 @@ struct StateDatabase: Sendable {
         var state: JSONValue?
     }
 
-    /// Stores the newest entry of each household, skipping any not newer than its row (and households that do
-    /// not exist). Returns the number of rows that changed.
+    /// Stores the newest entry of each household, skipping any older than its row (and households that do not
+    /// exist). Returns, for each household whose row holds the entry's version after the statement, that version:
+    /// stored now, or already (by an earlier try, the other instance's persister or a durable write). A household
+    /// left out holds a newer version, written around the cache (or is gone): its entry is not in PostgreSQL.
     @discardableResult
-    func upsert(_ entries: [Entry]) async throws(PostgresError) -> Int {
+    func upsert(_ entries: [Entry]) async throws(PostgresError) -> [UUID: Int64] {
         var newest: [UUID: Entry] = [:]
         for entry in entries where (newest[entry.household]?.version ?? -1) < entry.version {
             newest[entry.household] = entry
         }
-        guard !newest.isEmpty else { return 0 }
+        guard !newest.isEmpty else { return [:] }
         let records = newest.values.map { entry -> JSONValue in
             [
                 "household_id": .string(entry.household.lowercasedText),
@@ -60,6 +62,9 @@ struct StateDatabase: Sendable {
                 "state": entry.state ?? .null,
             ]
         }
+        // A row already at the entry's version is "updated" to itself, so that RETURNING reports it too: the
+        // comparison runs on the row as locked, which a separate read of the statement's snapshot could miss (the
+        // other writer committing meanwhile). Its state and time are kept as they are.
         let rows = try await database.query(
             """
             INSERT INTO conversation_states (household_id, state, version, updated_at)
@@ -67,12 +72,21 @@ struct StateDatabase: Sendable {
             FROM jsonb_to_recordset($1::jsonb) AS incoming(household_id uuid, state jsonb, version bigint)
             JOIN households ON households.id = incoming.household_id
             ON CONFLICT (household_id) DO UPDATE
-                SET state = EXCLUDED.state, version = EXCLUDED.version, updated_at = EXCLUDED.updated_at
-                WHERE conversation_states.version < EXCLUDED.version
+                SET state = CASE WHEN conversation_states.version < EXCLUDED.version
+                        THEN EXCLUDED.state ELSE conversation_states.state END,
+                    updated_at = CASE WHEN conversation_states.version < EXCLUDED.version
+                        THEN EXCLUDED.updated_at ELSE conversation_states.updated_at END,
+                    version = EXCLUDED.version
+                WHERE conversation_states.version <= EXCLUDED.version
+            RETURNING household_id, version
             """,
             [.json(JSONValue.array(records).jsonString)]
         )
-        return rows.affectedRows
+        var stored: [UUID: Int64] = [:]
+        for row in rows {
+            stored[try row.decode("household_id", as: UUID.self)] = try row.decode("version", as: Int64.self)
+        }
+        return stored
     }
 
     enum BypassOutcome: Sendable {

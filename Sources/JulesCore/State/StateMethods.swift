@@ -20,8 +20,8 @@ extension StateStore.Failure: JSONRPCErrorConvertible {
             .invalidParams(field: "params.state" + field, reason: reason)
         case .appliedNotDurable(let version):
             .unavailable(
-                "The update was applied at version \(version), but PostgreSQL could not store it yet; it is kept in "
-                    + "the journal and stored once PostgreSQL answers. Do not apply it again.",
+                "The update was applied at version \(version), but PostgreSQL has not stored it yet; it is kept "
+                    + "and stored later. Do not apply it again.",
                 details: ["applied_version": JSONValue(Int(version))]
             )
         }

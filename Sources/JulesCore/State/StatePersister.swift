@@ -226,12 +226,14 @@ public struct StatePersister: Service {
     }
 
     private func persist(_ entries: [JournalEntry]) async throws {
-        var valid = entries.compactMap(\.entry)
+        let valid = entries.compactMap(\.entry)
+        // For each household, the version PostgreSQL holds from this batch.
+        var stored: [UUID: Int64]
         do {
-            try await store.rows.upsert(valid)
+            stored = try await store.rows.upsert(valid)
         } catch {
             guard error.isDataException else { throw error }
-            valid = try await persistOneByOne(valid)
+            stored = try await persistOneByOne(valid)
         }
         let ids = entries.map { RedisArgument($0.id) }
         let replies = try await redis.pipeline([
@@ -239,23 +241,25 @@ public struct StatePersister: Service {
             ["XDEL", store.cache.journalKey] + ids,
         ])
         for reply in replies { _ = try reply.get() }
-        var newest: [UUID: Int64] = [:]
-        for entry in valid { newest[entry.household] = max(newest[entry.household] ?? 0, entry.version) }
-        try await store.cache.markPersisted(newest.map { ($0.key, $0.value) })
+        // Only the versions PostgreSQL holds may expire from the cache. An entry skipped because PostgreSQL holds a
+        // newer version (written around the cache) leaves its copy without a TTL: that copy holds acknowledged
+        // updates PostgreSQL lacks, which the stale-copy check still has to combine with the newer version.
+        try await store.cache.markPersisted(stored.map { ($0.key, $0.value) })
         batchSizes.record(entries.count)
-        persisted.increment(by: valid.count)
+        persisted.increment(by: valid.count { entry in entry.version <= stored[entry.household] ?? -1 })
     }
 
     /// After PostgreSQL refused a batch for its data: each entry on its own. One it refuses (written before
     /// `state.update` checked for such values, or by hand) is logged and dropped, rather than holding up the
-    /// journal behind it forever; its cached copy is left without an expiry, so reads still see it. Returns the
-    /// entries stored.
-    private func persistOneByOne(_ entries: [StateDatabase.Entry]) async throws -> [StateDatabase.Entry] {
-        var stored: [StateDatabase.Entry] = []
+    /// journal behind it forever; its cached copy is left without an expiry, so reads still see it. Returns, for
+    /// each household, the newest version PostgreSQL holds from these entries.
+    private func persistOneByOne(_ entries: [StateDatabase.Entry]) async throws -> [UUID: Int64] {
+        var stored: [UUID: Int64] = [:]
         for entry in entries {
             do {
-                try await store.rows.upsert([entry])
-                stored.append(entry)
+                for (household, version) in try await store.rows.upsert([entry]) {
+                    stored[household] = max(stored[household] ?? version, version)
+                }
             } catch {
                 guard error.isDataException else { throw error }
                 logger.error(

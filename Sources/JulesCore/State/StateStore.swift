@@ -44,8 +44,9 @@ public final class StateStore: Sendable {
         case notAnObject
         /// A value PostgreSQL cannot store in `jsonb`: `field` is its path below the state, e.g. `.steps[2].note`.
         case unstorable(field: String, reason: String)
-        /// A durable update was applied (in Redis and its journal, at `version`) but PostgreSQL could not store it
-        /// before the answer; the persister stores it once PostgreSQL answers.
+        /// A durable update was applied (in Redis and its journal, at `version`) but PostgreSQL did not store it
+        /// before the answer: the persister stores it once PostgreSQL answers, or, when PostgreSQL holds a newer
+        /// version written around the cache, the stale-copy check combines it with that version.
         case appliedNotDurable(version: Int64)
     }
 
@@ -243,14 +244,31 @@ public final class StateStore: Sendable {
             switch try await cache.write(household, stored: stored, expected: precondition) {
             case .written(let version):
                 if durable {
+                    let persisted: [UUID: Int64]
                     do {
-                        try await rows.upsert([.init(household: household, version: version, state: newState)])
+                        persisted = try await rows.upsert([
+                            .init(household: household, version: version, state: newState)
+                        ])
                     } catch {
                         // The update stands (and the journal will store it): saying only "failed" would invite the
                         // client to apply it a second time.
                         logger.warning(
                             "a durable state update was applied but PostgreSQL could not store it yet",
                             metadata: ["error": .string(String(describing: error))]
+                        )
+                        throw Failure.appliedNotDurable(version: version)
+                    }
+                    guard persisted[household] == version else {
+                        // PostgreSQL holds a newer version, written around the cache while Redis was unreachable
+                        // and not yet combined with the cached copy: the update stands in the cache, and the
+                        // stale-copy check stores it on top of that version. (A household deleted meanwhile ends
+                        // here too: it is not stored at all, and is not durable either.)
+                        logger.warning(
+                            "a durable state update was applied but PostgreSQL holds a newer version; not yet durable",
+                            metadata: [
+                                "household_id": .string(household.lowercasedText),
+                                "version": .stringConvertible(Int(version)),
+                            ]
                         )
                         throw Failure.appliedNotDurable(version: version)
                     }

@@ -8,7 +8,8 @@ import Testing
 @testable import JulesCore
 
 /// The check for cached copies made stale around Redis runs once for all the requests that need it at one time.
-@Suite struct StaleCopyCheckTests {
+@Suite(.enabled(if: StorageTestSupport.isConfigured, "needs JULES_TEST_DATABASE_URL (scripts/test sets it)"))
+struct StaleCopyCheckTests {
     @Test func concurrentRequestsShareOneCheck() async throws {
         try await MembersHarness.run { harness in
             // A store whose Redis client has opened no connection yet: it must check before its first use of the
