@@ -78,13 +78,17 @@ struct StateDatabase: Sendable {
                         THEN EXCLUDED.updated_at ELSE conversation_states.updated_at END,
                     version = EXCLUDED.version
                 WHERE conversation_states.version <= EXCLUDED.version
-            RETURNING household_id, version
+            RETURNING household_id::text AS household_id, version
             """,
             [.json(JSONValue.array(records).jsonString)]
         )
+        // A row per household of the batch: read with the UUID parser of the hot paths, not Foundation's `sscanf`.
         var stored: [UUID: Int64] = [:]
         for row in rows {
-            stored[try row.decode("household_id", as: UUID.self)] = try row.decode("version", as: Int64.self)
+            guard let household = UUID(text: try row.decode("household_id", as: String.self)) else {
+                throw PostgresError(code: .decodingFailed, message: "an upserted row's household id is not a UUID")
+            }
+            stored[household] = try row.decode("version", as: Int64.self)
         }
         return stored
     }
