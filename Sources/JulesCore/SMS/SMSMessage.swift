@@ -27,6 +27,10 @@ public enum SMSFailureReason: String, Codable, Sendable {
     /// Its send had no answer, and the provider could not be asked whether it took it for
     /// ``SMSSenderConfiguration/unknownOutcomeLimit``: it may or may not have been sent, and is not sent again.
     case unknownOutcome = "unknown_outcome"
+    /// The member's number could not be decrypted although the key that made it is configured (the stored token is
+    /// damaged): the provider never saw the message. A number made with a key that is not configured does not end
+    /// the message: it waits, queued, until the key is configured again.
+    case recipientUndecryptable = "recipient_undecryptable"
 }
 
 /// A row of `sms_messages` as `sms.status` shows it.

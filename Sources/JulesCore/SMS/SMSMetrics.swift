@@ -21,6 +21,12 @@ struct SMSMetrics: Sendable {
         Counter(label: "jules_sms_claims_lost_total", dimensions: [("transition", transition)]).increment()
     }
 
+    /// A message whose member's number could not be decrypted (`reason`: `key_not_configured`, the message waits;
+    /// `undecryptable`, it fails).
+    func recipientUnreadable(_ reason: String) {
+        Counter(label: "jules_sms_recipients_unreadable_total", dimensions: [("reason", reason)]).increment()
+    }
+
     func finished(_ status: SMSStatus, segments: Int) {
         Counter(label: "jules_sms_messages_total", dimensions: [("status", status.rawValue)]).increment()
         Counter(label: "jules_sms_segments_total", dimensions: [("status", status.rawValue)]).increment(by: segments)

@@ -226,7 +226,8 @@ public struct SMSQueue: Sendable {
     /// What happened when a claimed row was to be handed over.
     enum Start: Sendable, Equatable {
         /// Now `sending`: hand it to the provider. `phoneToken` is the member's encrypted number.
-        case send(phoneToken: String, attempt: Int)
+        /// `keyID`: the fingerprint of the key that made the token (`nil` if the row names none).
+        case send(phoneToken: String, keyID: String?, attempt: Int)
         /// The member opted out or was deleted: the row is now `failed` with that reason.
         case refused(SMSFailureReason)
         /// The claim has been superseded (its lease ran out and the row was claimed again).
@@ -244,7 +245,7 @@ public struct SMSQueue: Sendable {
                             WHEN members.opt_in_state = 'opted_out' THEN 'opted_out'
                             WHEN members.opt_in_state = 'pending' AND sms_messages.priority = 1 THEN 'not_opted_in'
                             END AS refusal,
-                       members.phone_ciphertext
+                       members.phone_ciphertext, members.encryption_key_id
                 FROM sms_messages JOIN members ON members.id = sms_messages.member_id
                 WHERE sms_messages.id = $1 AND sms_messages.status = 'queued' AND sms_messages.claimed_by = $2
                   AND sms_messages.claim_token = $4::uuid
@@ -264,7 +265,7 @@ public struct SMSQueue: Sendable {
                 updated_at = now()
             FROM verdict
             WHERE sms_messages.id = verdict.id
-            RETURNING verdict.refusal, verdict.phone_ciphertext, sms_messages.attempts
+            RETURNING verdict.refusal, verdict.phone_ciphertext, verdict.encryption_key_id, sms_messages.attempts
             """,
             [.uuid(id), .text(claim.instance), .int(lease.wholeMilliseconds), .uuid(claim.token)]
         )
@@ -273,7 +274,8 @@ public struct SMSQueue: Sendable {
             return .refused(SMSFailureReason(rawValue: refusal) ?? .optedOut)
         }
         guard let token: String = try row.decode("phone_ciphertext") else { return .refused(.memberDeleted) }
-        return .send(phoneToken: token, attempt: try row.decode("attempts"))
+        return .send(
+            phoneToken: token, keyID: try row.decode("encryption_key_id"), attempt: try row.decode("attempts"))
     }
 
     /// What became of a provider's receipt.
@@ -376,19 +378,20 @@ public struct SMSQueue: Sendable {
     func fail(
         _ id: UUID,
         claim: Claim,
-        failure: ProviderFailure
+        failure: ProviderFailure,
+        reason: SMSFailureReason = .providerRejected
     ) async throws(PostgresError) -> Bool {
         let rows = try await database.query(
             """
             UPDATE sms_messages SET
-                status = 'failed', error_reason = 'provider_rejected', error_code = $3, error_message = $4,
+                status = 'failed', error_reason = $6, error_code = $3, error_message = $4,
                 claimed_by = NULL, claimed_until = NULL, claim_token = NULL, updated_at = now()
             WHERE id = $1 AND status = 'sending' AND claimed_by = $2 AND claim_token = $5::uuid
             RETURNING id
             """,
             [
                 .uuid(id), .text(claim.instance), failure.code.map { .int(Int64($0)) } ?? .null,
-                .text(failure.message.truncated(toScalars: 1024)), .uuid(claim.token),
+                .text(failure.message.truncated(toScalars: 1024)), .uuid(claim.token), .text(reason.rawValue),
             ]
         )
         return !rows.isEmpty

@@ -170,7 +170,8 @@ public struct SMSSender: Service {
                         group.addTask {
                             await CorrelationID.withValue(correlationID) {
                                 await deliver(
-                                    message, phoneToken: token.phoneToken, attempt: token.attempt, stopping: stopping)
+                                    message, phoneToken: token.phoneToken, keyID: token.keyID, attempt: token.attempt,
+                                    stopping: stopping)
                             }
                             inFlight.add(-1)
                             wakeup.signal()
@@ -192,11 +193,11 @@ public struct SMSSender: Service {
     // MARK: One message
 
     /// Moves a claimed row to `sending` (or fails it for an opted-out or deleted member).
-    private func start(_ message: SMSQueue.Claimed) async -> (phoneToken: String, attempt: Int)? {
+    private func start(_ message: SMSQueue.Claimed) async -> (phoneToken: String, keyID: String?, attempt: Int)? {
         do {
             switch try await queue.start(message.id, claim: message.claim, lease: configuration.lease) {
-            case .send(let token, let attempt):
-                return (token, attempt)
+            case .send(let token, let keyID, let attempt):
+                return (token, keyID, attempt)
             case .refused(let reason):
                 metrics.finished(.failed, segments: message.segments)
                 logger.info(
@@ -219,17 +220,18 @@ public struct SMSSender: Service {
     }
 
     /// Hands one message to the provider and records what happened.
-    private func deliver(_ message: SMSQueue.Claimed, phoneToken: String, attempt: Int, stopping: StopFlag) async {
+    private func deliver(
+        _ message: SMSQueue.Claimed,
+        phoneToken: String,
+        keyID: String?,
+        attempt: Int,
+        stopping: StopFlag
+    ) async {
         let to: String
         do {
             to = try cipher.open(phoneToken)
         } catch {
-            logger.error(
-                "an SMS recipient's number could not be decrypted",
-                metadata: ["message_id": "\(message.id.lowercasedText)", "error": "\(error)"])
-            await record(
-                message, attempt: attempt,
-                failure: ProviderFailure(kind: .permanent, message: "the member's number could not be decrypted"))
+            await recipientUnreadable(message, keyID: keyID, error: error)
             return
         }
         let attemptStarted = Date()
@@ -370,6 +372,54 @@ public struct SMSSender: Service {
         } catch {
             logger.warning(
                 "an SMS failure could not be recorded; the row is reconciled after its lease",
+                metadata: metadata.merging(["record_error": "\(error)"]) { $1 })
+        }
+    }
+
+    /// A message whose member's number does not decrypt. Made with a key this instance does not have (a key
+    /// rotated out too early, or an instance started without it), the number is not lost: the message waits,
+    /// queued, without using up an attempt, and goes once the key is configured again (after the longest retry
+    /// delay each time). Made with a key it has, the token is damaged: the message fails for good, with a reason of
+    /// its own (the provider never saw it). Either way the log names the key, never the number.
+    private func recipientUnreadable(_ message: SMSQueue.Claimed, keyID: String?, error: StoredDataError) async {
+        var metadata: Logger.Metadata = [
+            "message_id": "\(message.id.lowercasedText)", "key_id": "\(keyID ?? "none")", "error": "\(error)",
+        ]
+        do {
+            if let keyID, !cipher.hasKey(withID: keyID) {
+                metrics.recipientUnreadable("key_not_configured")
+                let delay = configuration.retryCap
+                let failure = ProviderFailure(
+                    kind: .retryable(retryAfter: nil),
+                    message: "the member's number was encrypted with key \(keyID), which is not configured; "
+                        + "the message waits until it is")
+                let status = try await queue.retry(
+                    message.id, claim: message.claim, delay: delay, maximumAttempts: configuration.maximumAttempts,
+                    failure: failure, countsAsAttempt: false)
+                if status == nil {
+                    claimLost("hold", id: message.id, metadata: metadata)
+                } else {
+                    metadata["retry_in_ms"] = "\(delay.wholeMilliseconds)"
+                    logger.error(
+                        "SMS waits: the member's number was encrypted with a key that is not configured",
+                        metadata: metadata)
+                }
+            } else {
+                metrics.recipientUnreadable("undecryptable")
+                let failure = ProviderFailure(
+                    kind: .permanent, message: "the member's number cannot be decrypted with the key that made it")
+                if try await queue.fail(
+                    message.id, claim: message.claim, failure: failure, reason: .recipientUndecryptable)
+                {
+                    metrics.finished(.failed, segments: message.segments)
+                    logger.error("SMS not sent: the member's stored number is damaged", metadata: metadata)
+                } else {
+                    claimLost("fail", id: message.id, metadata: metadata)
+                }
+            }
+        } catch {
+            logger.warning(
+                "an SMS whose number cannot be decrypted could not be recorded; the row is reconciled after its lease",
                 metadata: metadata.merging(["record_error": "\(error)"]) { $1 })
         }
     }

@@ -1,0 +1,77 @@
+import Foundation
+import JSONRPC
+import JulesSecurity
+import Postgres
+import Testing
+
+@testable import JulesCore
+
+/// Messages to members whose number cannot be decrypted: a key that is not configured holds the message, a damaged
+/// token fails it; neither reaches the provider, and neither is reported as the provider's refusal.
+@Suite(.enabled(if: StorageTestSupport.isConfigured, "needs JULES_TEST_DATABASE_URL (scripts/test sets it)"))
+struct SMSUnreadableRecipientTests {
+    @Test func aNumberEncryptedWithAKeyNotConfiguredWaitsAndGoesOnceTheKeyIsBack() async throws {
+        let blindIndexKey = BlindIndex.generateKey()
+        let oldKey = FernetKey.generate()
+        let newKey = FernetKey.generate()
+        let withOldKey = try PIICipher(testKeys: [oldKey], blindIndexKey: blindIndexKey)
+        try await MembersHarness.run(cipher: withOldKey) { harness in
+            let member = try await harness.makeMembers(1)[0]
+            let sent = try await harness.result("sms.send", ["member_id": .string(member.id), "body": "Hello"])
+            let id = try #require(sent["message_id"]?.stringValue)
+            let provider = ScriptedProvider()
+
+            // An instance configured without the key that made the number: the message waits.
+            let withoutOldKey = try harness.with(
+                cipher: try PIICipher(testKeys: [newKey], blindIndexKey: blindIndexKey))
+            try await SMSSenders.run(withoutOldKey, provider: provider) {
+                var status: JSONValue = .null
+                for _ in 0..<400 {
+                    status = try await harness.result("sms.status", ["message_id": .string(id)])
+                    if status["error"]?["message"]?.stringValue?.contains(oldKey.fingerprint) == true { break }
+                    try await Task.sleep(for: .milliseconds(25))
+                }
+                #expect(status["error"]?["message"]?.stringValue?.contains("not configured") == true, "\(status)")
+                // Held several times over (the test's longest retry delay is 200 ms), and still waiting.
+                try await Task.sleep(for: .milliseconds(700))
+                status = try await harness.result("sms.status", ["message_id": .string(id)])
+                #expect(status["status"] == "queued" || status["status"] == "sending", "\(status)")
+                #expect(status["attempts"] == 0, "a wait uses up no attempt")
+                #expect(status["error"]?["reason"] == nil)
+            }
+            #expect(provider.attempts(to: member.phone) == 0, "the provider never saw it")
+
+            // The key is configured again (second in the ring, as after a rotation): the message goes.
+            let withBothKeys = try harness.with(
+                cipher: try PIICipher(testKeys: [newKey, oldKey], blindIndexKey: blindIndexKey))
+            try await SMSSenders.run(withBothKeys, provider: provider) {
+                let status = try await harness.waitForMessage(id, in: ["sent"])
+                #expect(status["attempts"] == 1)
+            }
+            #expect(provider.taken.map(\.to) == [member.phone])
+        }
+    }
+
+    @Test func aDamagedNumberFailsWithItsOwnReasonAndNeverReachesTheProvider() async throws {
+        try await MembersHarness.run { harness in
+            let member = try await harness.makeMembers(1)[0]
+            // A token of the right shape under the member's key id, which that key does not open.
+            let stranger = try TestCipher.make()
+            _ = try await harness.database.query(
+                "UPDATE members SET phone_ciphertext = $2 WHERE id = $1::uuid",
+                [.text(member.id), .text(stranger.seal(member.phone))]
+            )
+            let sent = try await harness.result("sms.send", ["member_id": .string(member.id), "body": "Hello"])
+            let id = try #require(sent["message_id"]?.stringValue)
+            let provider = ScriptedProvider()
+            try await SMSSenders.run(harness, provider: provider) {
+                let status = try await harness.waitForMessage(id, in: ["failed"])
+                #expect(status["error"]?["reason"] == "recipient_undecryptable")
+                #expect(status["error"]?["code"] == nil)
+                #expect(status["attempts"] == 1)
+            }
+            #expect(provider.attempts(to: member.phone) == 0)
+            #expect(provider.taken.isEmpty)
+        }
+    }
+}
