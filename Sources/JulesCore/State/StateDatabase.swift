@@ -47,7 +47,8 @@ struct StateDatabase: Sendable {
     /// Stores the newest entry of each household, skipping any older than its row (and households that do not
     /// exist). Returns, for each household whose row holds the entry's version after the statement, that version:
     /// stored now, or already (by an earlier try, the other instance's persister or a durable write). A household
-    /// left out holds a newer version, written around the cache (or is gone): its entry is not in PostgreSQL.
+    /// that no longer exists counts as stored: nothing will ever store it, and its cached copy may expire. A
+    /// household left out holds a newer version, written around the cache: its entry is not in PostgreSQL.
     @discardableResult
     func upsert(_ entries: [Entry]) async throws(PostgresError) -> [UUID: Int64] {
         var newest: [UUID: Entry] = [:]
@@ -62,33 +63,39 @@ struct StateDatabase: Sendable {
                 "state": entry.state ?? .null,
             ]
         }
-        // A row already at the entry's version is "updated" to itself, so that RETURNING reports it too: the
-        // comparison runs on the row as locked, which a separate read of the statement's snapshot could miss (the
-        // other writer committing meanwhile). Its state and time are kept as they are.
+        // A row already at the entry's version is "updated" to itself (its state and time kept), so that RETURNING
+        // counts it as stored: the comparison runs on the row as locked, which a separate read of the statement's
+        // snapshot could miss (the other writer committing meanwhile). Only the entries not stored come back,
+        // usually none: reading a row per entry back cost the persister 10-15% more CPU per update.
         let rows = try await database.query(
             """
-            INSERT INTO conversation_states (household_id, state, version, updated_at)
-            SELECT incoming.household_id, incoming.state, incoming.version, now()
-            FROM jsonb_to_recordset($1::jsonb) AS incoming(household_id uuid, state jsonb, version bigint)
-            JOIN households ON households.id = incoming.household_id
-            ON CONFLICT (household_id) DO UPDATE
-                SET state = CASE WHEN conversation_states.version < EXCLUDED.version
-                        THEN EXCLUDED.state ELSE conversation_states.state END,
-                    updated_at = CASE WHEN conversation_states.version < EXCLUDED.version
-                        THEN EXCLUDED.updated_at ELSE conversation_states.updated_at END,
-                    version = EXCLUDED.version
-                WHERE conversation_states.version <= EXCLUDED.version
-            RETURNING household_id::text AS household_id, version
+            WITH incoming AS MATERIALIZED (
+                SELECT * FROM jsonb_to_recordset($1::jsonb) AS incoming(household_id uuid, state jsonb, version bigint)
+            ), stored AS (
+                INSERT INTO conversation_states (household_id, state, version, updated_at)
+                SELECT incoming.household_id, incoming.state, incoming.version, now()
+                FROM incoming JOIN households ON households.id = incoming.household_id
+                ON CONFLICT (household_id) DO UPDATE
+                    SET state = CASE WHEN conversation_states.version < EXCLUDED.version
+                            THEN EXCLUDED.state ELSE conversation_states.state END,
+                        updated_at = CASE WHEN conversation_states.version < EXCLUDED.version
+                            THEN EXCLUDED.updated_at ELSE conversation_states.updated_at END,
+                        version = EXCLUDED.version
+                    WHERE conversation_states.version <= EXCLUDED.version
+                RETURNING household_id
+            )
+            SELECT incoming.household_id::text AS household_id FROM incoming
+            WHERE NOT EXISTS (SELECT 1 FROM stored WHERE stored.household_id = incoming.household_id)
+              AND EXISTS (SELECT 1 FROM households WHERE households.id = incoming.household_id)
             """,
             [.json(JSONValue.array(records).jsonString)]
         )
-        // A row per household of the batch: read with the UUID parser of the hot paths, not Foundation's `sscanf`.
-        var stored: [UUID: Int64] = [:]
+        var stored = newest.mapValues(\.version)
         for row in rows {
             guard let household = UUID(text: try row.decode("household_id", as: String.self)) else {
-                throw PostgresError(code: .decodingFailed, message: "an upserted row's household id is not a UUID")
+                throw PostgresError(code: .decodingFailed, message: "a skipped entry's household id is not a UUID")
             }
-            stored[household] = try row.decode("version", as: Int64.self)
+            stored[household] = nil
         }
         return stored
     }

@@ -261,8 +261,8 @@ public final class StateStore: Sendable {
                     guard persisted[household] == version else {
                         // PostgreSQL holds a newer version, written around the cache while Redis was unreachable
                         // and not yet combined with the cached copy: the update stands in the cache, and the
-                        // stale-copy check stores it on top of that version. (A household deleted meanwhile ends
-                        // here too: it is not stored at all, and is not durable either.)
+                        // stale-copy check stores it on top of that version. (A household deleted since the write
+                        // counts as stored: its state goes with it.)
                         logger.warning(
                             "a durable state update was applied but PostgreSQL holds a newer version; not yet durable",
                             metadata: [

@@ -19,6 +19,12 @@ struct StateSkippedEntryTests {
         try await withOutage { harness, setup in
             let normal = try #require(UUID(uuidString: try await harness.createHousehold("The Browns")))
             let normalVersion = try await setup.store.update(normal, .replace(["n": 1]))
+            // A household removed for good before its entry is persisted: nothing will ever store it.
+            let gone = try #require(UUID(uuidString: try await harness.createHousehold("The Greys")))
+            _ = try await setup.store.update(gone, .replace(["g": 1]))
+            _ = try await harness.database.query(
+                "DELETE FROM conversation_states WHERE household_id = $1", [.uuid(gone)])
+            _ = try await harness.database.query("DELETE FROM households WHERE id = $1", [.uuid(gone)])
             let persister = StatePersister(
                 store: setup.store, consumer: "test-\(UUID().uuidString.prefix(8))", batchSize: 50,
                 logger: StorageTestSupport.logger)
@@ -46,6 +52,8 @@ struct StateSkippedEntryTests {
             #expect(try await harness.storedState(normal.lowercasedText)?.version == Int(normalVersion))
             let normalTTL = try await harness.redis.command(["TTL", RedisArgument(setup.store.cacheKey(for: normal))])
             #expect((normalTTL.intValue ?? -1) > 0, "a stored entry's copy may expire")
+            let goneTTL = try await harness.redis.command(["TTL", RedisArgument(setup.store.cacheKey(for: gone))])
+            #expect((goneTTL.intValue ?? -1) > 0, "the copy of a household that no longer exists may expire")
 
             // The check, when it runs, still finds the copy and stores both.
             try await setup.store.dropCopiesMadeStaleElsewhere()
