@@ -130,6 +130,24 @@ private final class WrittenCount: Sendable {
     let value = Atomic<Int>(0)
 }
 
+@Suite struct NoParamsTests {
+    @Test(arguments: ["", #","params":{}"#, #","params":[]"#, #","params":{"_meta":{"correlation_id":"c"}}"#])
+    func aMethodWithoutParametersTakesNoneAnEmptyArrayOrAnObject(params: String) async throws {
+        let router = TestSupport.router([LaterMethod()])
+        let response = try await TestSupport.respond(
+            router, #"{"jsonrpc":"2.0","id":1,"method":"test.later"\#(params)}"#)
+        #expect(response?["result"] == "later", "\(String(describing: response))")
+    }
+
+    @Test func aMethodWithoutParametersRefusesSomeNamingTheField() async throws {
+        let router = TestSupport.router([LaterMethod()])
+        let response = try await TestSupport.respond(
+            router, #"{"jsonrpc":"2.0","id":1,"method":"test.later","params":[1]}"#)
+        #expect(response?["error"]?["code"] == -32602)
+        #expect(response?["error"]?["data"]?["field"] == "params")
+    }
+}
+
 @Suite struct SynchronousMethodServerTests {
     @Test func answersMadeAtOnceWaitForAClientThatReadsLateAndReadingStopsMeanwhile() async throws {
         let folder = ServerTestSupport.temporaryFolder()

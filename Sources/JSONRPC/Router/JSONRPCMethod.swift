@@ -51,6 +51,17 @@ public struct NoParams: Decodable, Sendable {
     }
 }
 
+/// Read without a `Decoder` on the path of every call that takes no parameters (`health.live` among them); what
+/// this refuses, `init(from:)` refuses too, naming the field.
+extension NoParams: JSONValueDecodable {
+    public init?(decodingDirectly value: JSONValue) {
+        switch value {
+        case .object, .array([]): self.init()
+        default: return nil
+        }
+    }
+}
+
 /// A result that builds its JSON itself, skipping `Encodable` and its containers: for the results of the methods
 /// called most often. `jsonValue` must equal what the type's `Encodable` conformance produces (which stays the
 /// reference, and what its tests compare with).
