@@ -16,11 +16,8 @@ private struct NowMethod: SynchronousJSONRPCMethod {
         var fail: Bool?
     }
 
-    struct Result: Encodable, Sendable {
-        var text: String
-        var correlationID: String
-        var taskLocal: String?
-    }
+    /// As `test.echo` answers.
+    typealias Result = SpecMethods.Echo.Result
 
     struct Refusal: Error, JSONRPCErrorConvertible {
         var jsonRPCError: JSONRPCError { .invalidParams(field: "params.fail", reason: "asked to fail") }
