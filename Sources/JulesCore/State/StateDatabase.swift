@@ -84,19 +84,14 @@ struct StateDatabase: Sendable {
                     WHERE conversation_states.version <= EXCLUDED.version
                 RETURNING household_id
             )
-            SELECT incoming.household_id::text AS household_id FROM incoming
+            SELECT incoming.household_id FROM incoming
             WHERE NOT EXISTS (SELECT 1 FROM stored WHERE stored.household_id = incoming.household_id)
               AND EXISTS (SELECT 1 FROM households WHERE households.id = incoming.household_id)
             """,
             [.json(JSONValue.array(records).jsonString)]
         )
         var stored = newest.mapValues(\.version)
-        for row in rows {
-            guard let household = UUID(text: try row.decode("household_id", as: String.self)) else {
-                throw PostgresError(code: .decodingFailed, message: "a skipped entry's household id is not a UUID")
-            }
-            stored[household] = nil
-        }
+        for row in rows { stored[try row.decode("household_id", as: UUID.self)] = nil }
         return stored
     }
 
