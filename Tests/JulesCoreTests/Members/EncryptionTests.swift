@@ -107,12 +107,8 @@ struct EncryptionTests {
     /// Rotation end to end: members under key A; the service restarts with [B, A]; re-encryption is interrupted once
     /// and run again; then A is removed and every member still reads back.
     @Test func rotationWithAnInterruptedReencryption() async throws {
-        let keyA = FernetKey.generate()
-        let keyB = FernetKey.generate()
-        let blindIndexKey = BlindIndex.generateKey()
-        func cipher(_ keys: [FernetKey]) throws -> PIICipher {
-            try PIICipher(testKeys: keys, blindIndexKey: blindIndexKey)
-        }
+        let keys = RotationKeys()
+        let (keyA, keyB, cipher) = (keys.a, keys.b, keys.cipher)
         try await MembersHarness.run(cipher: try cipher([keyA])) { underA in
             let household = try await underA.createHousehold()
             var expected: [String: (name: String, phone: String)] = [:]

@@ -125,6 +125,19 @@ struct MembersHarness {
     }
 }
 
+/// Two Fernet keys and one blind index key, as a key-rotation test uses them: every cipher made from them shares the
+/// blind index, so a number finds its member whichever ring reads it (`cipher([b, a])` is the ring after rotating
+/// to `b`).
+struct RotationKeys {
+    let a = FernetKey.generate()
+    let b = FernetKey.generate()
+    let blindIndexKey = BlindIndex.generateKey()
+
+    func cipher(_ keys: [FernetKey]) throws -> PIICipher {
+        try PIICipher(testKeys: keys, blindIndexKey: blindIndexKey)
+    }
+}
+
 extension PIICipher {
     /// A cipher over `keys` (the first encrypts) with the given blind index key, as a test configures one.
     init(testKeys keys: [FernetKey], blindIndexKey: String) throws {

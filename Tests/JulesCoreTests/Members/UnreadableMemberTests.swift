@@ -11,12 +11,8 @@ import Testing
 @Suite(.enabled(if: StorageTestSupport.isConfigured, "needs JULES_TEST_DATABASE_URL (scripts/test sets it)"))
 struct UnreadableMemberTests {
     @Test func aPageWithAnUnreadableMemberStillAnswersAndMarksIt() async throws {
-        let keyA = FernetKey.generate()
-        let keyB = FernetKey.generate()
-        let blindIndexKey = BlindIndex.generateKey()
-        func cipher(_ keys: [FernetKey]) throws -> PIICipher {
-            try PIICipher(testKeys: keys, blindIndexKey: blindIndexKey)
-        }
+        let keys = RotationKeys()
+        let (keyA, keyB, cipher) = (keys.a, keys.b, keys.cipher)
         try await MembersHarness.run(cipher: try cipher([keyA])) { underA in
             let household = try await underA.createHousehold()
             let lost = try await underA.addMember(household: household, name: "Quillon", phone: "+14155550123")
@@ -70,12 +66,8 @@ struct UnreadableMemberTests {
     }
 
     static func withUnreadableMembers(_ body: (Unreadables) async throws -> Void) async throws {
-        let keyA = FernetKey.generate()
-        let keyB = FernetKey.generate()
-        let blindIndexKey = BlindIndex.generateKey()
-        func cipher(_ keys: [FernetKey]) throws -> PIICipher {
-            PIICipher(keyRing: try FernetKeyRing(keys: keys), blindIndex: try BlindIndex(base64URL: blindIndexKey))
-        }
+        let keys = RotationKeys()
+        let (keyA, keyB, cipher) = (keys.a, keys.b, keys.cipher)
         try await MembersHarness.run(cipher: try cipher([keyA])) { underA in
             let household = try await underA.createHousehold()
             let lost = try await underA.addMember(household: household, name: "Quillon", phone: "+14155550123")

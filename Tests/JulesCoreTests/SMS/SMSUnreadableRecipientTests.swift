@@ -11,11 +11,9 @@ import Testing
 @Suite(.enabled(if: StorageTestSupport.isConfigured, "needs JULES_TEST_DATABASE_URL (scripts/test sets it)"))
 struct SMSUnreadableRecipientTests {
     @Test func aNumberEncryptedWithAKeyNotConfiguredWaitsAndGoesOnceTheKeyIsBack() async throws {
-        let blindIndexKey = BlindIndex.generateKey()
-        let oldKey = FernetKey.generate()
-        let newKey = FernetKey.generate()
-        let withOldKey = try PIICipher(testKeys: [oldKey], blindIndexKey: blindIndexKey)
-        try await MembersHarness.run(cipher: withOldKey) { harness in
+        let keys = RotationKeys()
+        let (oldKey, newKey) = (keys.a, keys.b)
+        try await MembersHarness.run(cipher: try keys.cipher([oldKey])) { harness in
             let member = try await harness.makeMembers(1)[0]
             let sent = try await harness.result("sms.send", ["member_id": .string(member.id), "body": "Hello"])
             let id = try #require(sent["message_id"]?.stringValue)
@@ -23,7 +21,7 @@ struct SMSUnreadableRecipientTests {
 
             // An instance configured without the key that made the number: the message waits.
             let withoutOldKey = try harness.with(
-                cipher: try PIICipher(testKeys: [newKey], blindIndexKey: blindIndexKey))
+                cipher: try keys.cipher([newKey]))
             try await SMSSenders.run(withoutOldKey, provider: provider) {
                 var status: JSONValue = .null
                 for _ in 0..<400 {
@@ -43,7 +41,7 @@ struct SMSUnreadableRecipientTests {
 
             // The key is configured again (second in the ring, as after a rotation): the message goes.
             let withBothKeys = try harness.with(
-                cipher: try PIICipher(testKeys: [newKey, oldKey], blindIndexKey: blindIndexKey))
+                cipher: try keys.cipher([newKey, oldKey]))
             try await SMSSenders.run(withBothKeys, provider: provider) {
                 let status = try await harness.waitForMessage(id, in: ["sent"])
                 #expect(status["attempts"] == 1)
