@@ -12,6 +12,11 @@ public struct Member: Encodable, Sendable, Equatable {
             /// The key is configured but the tokens do not open with it, or do not hold a name and an E.164 number:
             /// the stored data was altered.
             case undecryptable
+
+            /// Why tokens that `cipher` cannot open are unreadable, from the key the row says made them.
+            init(keyID: String?, cipher: PIICipher) {
+                self = keyID.map { !cipher.hasKey(withID: $0) } ?? false ? .keyNotConfigured : .undecryptable
+            }
         }
 
         public var reason: Reason
@@ -121,8 +126,7 @@ struct MemberRecord: Sendable {
 
     /// The member without name and number, marked with why they cannot be read; what is not encrypted is kept.
     func unreadable(with cipher: PIICipher) -> Member {
-        let reason: Member.Unreadable.Reason =
-            keyID.map { !cipher.hasKey(withID: $0) } ?? false ? .keyNotConfigured : .undecryptable
+        let reason = Member.Unreadable.Reason(keyID: keyID, cipher: cipher)
         return Member(
             id: id.lowercasedText,
             householdID: householdID.lowercasedText,

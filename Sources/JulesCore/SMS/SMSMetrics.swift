@@ -23,8 +23,8 @@ struct SMSMetrics: Sendable {
 
     /// A message whose member's number could not be decrypted (`reason`: `key_not_configured`, the message waits;
     /// `undecryptable`, it fails).
-    func recipientUnreadable(_ reason: String) {
-        Counter(label: "jules_sms_recipients_unreadable_total", dimensions: [("reason", reason)]).increment()
+    func recipientUnreadable(_ reason: Member.Unreadable.Reason) {
+        Counter(label: "jules_sms_recipients_unreadable_total", dimensions: [("reason", reason.rawValue)]).increment()
     }
 
     func finished(_ status: SMSStatus, segments: Int) {

@@ -386,8 +386,9 @@ public struct SMSSender: Service {
             "message_id": "\(message.id.lowercasedText)", "key_id": "\(keyID ?? "none")", "error": "\(error)",
         ]
         do {
-            if let keyID, !cipher.hasKey(withID: keyID) {
-                metrics.recipientUnreadable("key_not_configured")
+            let reason = Member.Unreadable.Reason(keyID: keyID, cipher: cipher)
+            metrics.recipientUnreadable(reason)
+            if reason == .keyNotConfigured, let keyID {
                 let delay = configuration.retryCap
                 let failure = ProviderFailure(
                     kind: .retryable(retryAfter: nil),
@@ -405,7 +406,6 @@ public struct SMSSender: Service {
                         metadata: metadata)
                 }
             } else {
-                metrics.recipientUnreadable("undecryptable")
                 let failure = ProviderFailure(
                     kind: .permanent, message: "the member's number cannot be decrypted with the key that made it")
                 if try await queue.fail(
