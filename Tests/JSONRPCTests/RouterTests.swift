@@ -79,6 +79,20 @@ import Testing
         #expect(generated["result"]?["taskLocal"]?.stringValue == id)
     }
 
+    /// Generated ids have the UUID layout in lower-case hex (so logs and clients can read them as UUIDs), and do
+    /// not repeat.
+    @Test func generatedCorrelationIDsAreUUIDShapedAndUnique() {
+        var seen = Set<String>()
+        for _ in 0..<10_000 {
+            let id = CorrelationID.generate()
+            let groups = id.split(separator: "-", omittingEmptySubsequences: false)
+            #expect(groups.map(\.count) == [8, 4, 4, 4, 12], "\(id)")
+            #expect(id.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) || $0 == 45 }, "\(id)")
+            seen.insert(id)
+        }
+        #expect(seen.count == 10_000)
+    }
+
     @Test func errorsCarryTheRequestsCorrelationID() async throws {
         let response = try #require(
             try await call(

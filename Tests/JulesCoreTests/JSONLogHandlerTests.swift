@@ -1,9 +1,10 @@
 import Foundation
 import JSONRPC
-import JulesCore
 import Logging
 import Synchronization
 import Testing
+
+@testable import JulesCore
 
 /// Collects log lines in memory.
 final class CapturingSink: LogSink {
@@ -86,6 +87,13 @@ final class CapturingSink: LogSink {
             level: .warning, correlationID: "req\n\"quoted\"", method: "state.get",
             durationMilliseconds: 1234.567, errorType: "not_found 4155550123"),
         RequestLogLine(level: .debug, correlationID: "é", method: "sms.send", durationMilliseconds: 0),
+        RequestLogLine(
+            level: .info, correlationID: "12345678", method: "state.update", durationMilliseconds: 2,
+            errorType: "conflict"),
+        RequestLogLine(
+            level: .info, correlationID: "a/b\\c\u{7F}\u{1F}", method: "rpc.discover", durationMilliseconds: 3_600_000),
+        RequestLogLine(level: .error, correlationID: "x", method: "health.check", durationMilliseconds: .nan),
+        RequestLogLine(level: .info, correlationID: "", method: "", durationMilliseconds: .infinity),
     ]
 
     /// The line without its `time` value, which differs between two calls.
@@ -111,5 +119,18 @@ final class CapturingSink: LogSink {
         #expect(generic.immediately == direct.immediately)
         #expect(direct.captured[1].contains("+*******0123"), "the phone number in a correlation id is masked")
         #expect(!direct.captured.joined().contains("4155550123"))
+    }
+
+    /// The shortcut for strings that need neither escaping nor masking writes what the general path writes.
+    @Test(arguments: [
+        "", "plain", "health.live", "0c0d1663-54d3-bfdf-527b-ea9cadabb565", "1234567", "12345678", "+14155550123",
+        "call 4155550123 now", "quote\"", "back\\slash", "tab\t", "del\u{7F}", "é", "a/b", "2026-11-30 12:00",
+    ])
+    func maskedStringsAreTheWritersStrings(_ text: String) {
+        var direct: [UInt8] = []
+        JSONLogHandler.appendMaskedString(text, to: &direct)
+        var general: [UInt8] = []
+        JSONValue.string(PhoneNumberRedaction.redact(text)).serialize(into: &general)
+        #expect(direct == general)
     }
 }

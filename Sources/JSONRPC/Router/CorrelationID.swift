@@ -30,16 +30,22 @@ public enum CorrelationID {
         var sequence = counter.add(1, ordering: .relaxed).newValue &* 0x9E37_79B9_7F4A_7C15
         sequence = (sequence ^ (sequence >> 31)) &* 0xBF58_476D_1CE4_E5B9
         sequence ^= sequence >> 29
-        var text = [UInt8](repeating: UInt8(ascii: "-"), count: 36)
-        var position = 0
-        for word in [processPrefix, sequence] {
-            for nibble in 0..<16 {
-                if position == 8 || position == 13 || position == 18 || position == 23 { position += 1 }
-                text[position] = hexDigits[Int((word >> UInt64(60 - nibble * 4)) & 0xF)]
+        let prefix = processPrefix
+        // The UUID layout (8-4-4-4-12 hex digits), written straight into the string's storage.
+        return String(unsafeUninitializedCapacity: 36) { text in
+            var position = 0
+            for nibble in 0..<32 {
+                if position == 8 || position == 13 || position == 18 || position == 23 {
+                    text[position] = UInt8(ascii: "-")
+                    position += 1
+                }
+                let word = nibble < 16 ? prefix : sequence
+                let digit = UInt8(truncatingIfNeeded: (word >> UInt64(60 - (nibble % 16) * 4)) & 0xF)
+                text[position] = digit < 10 ? UInt8(ascii: "0") + digit : UInt8(ascii: "a") + digit - 10
                 position += 1
             }
+            return position
         }
-        return String(decoding: text, as: UTF8.self)
     }
 
     private static let processPrefix: UInt64 = {
@@ -47,7 +53,6 @@ public enum CorrelationID {
         return generator.next()
     }()
     private static let counter = Atomic<UInt64>(0)
-    private static let hexDigits = Array("0123456789abcdef".utf8)
 
     /// Whether a client's id may be used as it is: 1 to 128 characters of letters, digits and `.`, `_`, `:`, `-`.
     /// Anything else could forge log lines or smuggle data into them.

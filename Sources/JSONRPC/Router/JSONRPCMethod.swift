@@ -85,11 +85,12 @@ struct AnyJSONRPCMethod: Sendable {
 
     init<Method: JSONRPCMethod>(_ method: Method) {
         self.name = Method.name
+        let readParams = Self.paramsReader(Method.Params.self)
         if let representable = Method.Result.self as? any JSONValueRepresentable.Type {
-            self.invoke = Self.invoke(method, resultBuiltAs: representable)
+            self.invoke = Self.invoke(method, readParams, resultBuiltAs: representable)
         } else {
             self.invoke = { params, context in
-                let result = try await method.handle(try Self.decode(Method.Params.self, params), context: context)
+                let result = try await method.handle(try readParams(params), context: context)
                 return try JSONValueEncoder().encode(result)
             }
         }
@@ -103,22 +104,46 @@ struct AnyJSONRPCMethod: Sendable {
     private static func invokeNow<Method: SynchronousJSONRPCMethod>(
         _ method: Method
     ) -> @Sendable (_ params: JSONValue?, _ context: RequestContext) throws -> JSONValue {
+        let readParams = paramsReader(Method.Params.self)
         if let representable = Method.Result.self as? any JSONValueRepresentable.Type {
-            return invokeNow(method, resultBuiltAs: representable)
+            return invokeNow(method, readParams, resultBuiltAs: representable)
         }
         return { params, context in
-            try JSONValueEncoder().encode(
-                try method.handleNow(try decode(Method.Params.self, params), context: context))
+            try JSONValueEncoder().encode(try method.handleNow(try readParams(params), context: context))
         }
     }
 
-    /// As ``invoke(_:resultBuiltAs:)``, for a synchronous handler.
+    /// As ``invoke(_:_:resultBuiltAs:)``, for a synchronous handler.
     private static func invokeNow<Method: SynchronousJSONRPCMethod, Result: JSONValueRepresentable>(
         _ method: Method,
+        _ readParams: @escaping @Sendable (JSONValue?) throws -> Method.Params,
         resultBuiltAs: Result.Type
     ) -> @Sendable (_ params: JSONValue?, _ context: RequestContext) throws -> JSONValue {
         { params, context in
-            (try method.handleNow(try decode(Method.Params.self, params), context: context) as! Result).jsonValue
+            (try method.handleNow(try readParams(params), context: context) as! Result).jsonValue
+        }
+    }
+
+    /// How a method reads its params, chosen once per method: a ``JSONValueDecodable`` type straight from the JSON
+    /// (without the decoder's checks of which type it is reading, on every call), anything else, or anything the
+    /// direct reading refuses, through ``decode(_:_:)``, which names the bad field.
+    private static func paramsReader<Params: Decodable>(
+        _ type: Params.Type
+    ) -> @Sendable (JSONValue?) throws -> Params {
+        if let direct = Params.self as? any JSONValueDecodable.Type {
+            return directReader(direct, as: Params.self)
+        }
+        return { params in try decode(Params.self, params) }
+    }
+
+    /// `Direct` is `Params` itself, so the cast below is between identical types.
+    private static func directReader<Direct: JSONValueDecodable, Params: Decodable>(
+        _ direct: Direct.Type,
+        as: Params.Type
+    ) -> @Sendable (JSONValue?) throws -> Params {
+        { params in
+            if let value = Direct(decodingDirectly: params ?? .object(JSONObject())) { return value as! Params }
+            return try decode(Params.self, params)
         }
     }
 
@@ -139,10 +164,11 @@ struct AnyJSONRPCMethod: Sendable {
     /// is between identical types (no conformance lookup, no existential box on each call).
     private static func invoke<Method: JSONRPCMethod, Result: JSONValueRepresentable>(
         _ method: Method,
+        _ readParams: @escaping @Sendable (JSONValue?) throws -> Method.Params,
         resultBuiltAs: Result.Type
     ) -> @Sendable (_ params: JSONValue?, _ context: RequestContext) async throws -> JSONValue {
         { params, context in
-            let result = try await method.handle(try decode(Method.Params.self, params), context: context)
+            let result = try await method.handle(try readParams(params), context: context)
             return (result as! Result).jsonValue
         }
     }

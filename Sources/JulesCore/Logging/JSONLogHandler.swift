@@ -103,6 +103,27 @@ public struct JSONLogHandler: LogHandler {
         value.serialize(into: &line)
     }
 
+    /// Appends `text` as a JSON string, masked: its bytes as they are when nothing in them needs escaping or
+    /// masking (the common case: ids, method names, error types), else through ``PhoneNumberRedaction`` and the
+    /// JSON writer. Either way the bytes are those of `JSONValue.string(PhoneNumberRedaction.redact(text))`.
+    static func appendMaskedString(_ text: String, to line: inout [UInt8]) {
+        var text = text
+        let plain = text.withUTF8 { bytes in
+            guard !PhoneNumberRedaction.mayMask(bytes) else { return false }
+            for byte in bytes
+            where byte < 0x20 || byte >= 0x7F || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                return false
+            }
+            line.append(UInt8(ascii: "\""))
+            line.append(contentsOf: bytes)
+            line.append(UInt8(ascii: "\""))
+            return true
+        }
+        if !plain {
+            JSONValue.string(PhoneNumberRedaction.redact(text)).serialize(into: &line)
+        }
+    }
+
     static func endLine(_ line: inout [UInt8]) {
         line.append(contentsOf: "}\n".utf8)
     }
@@ -138,28 +159,42 @@ public protocol LogSink: Sendable {
 /// dictionary and merge a swift-log event needs: the same bytes `JSONLogHandler(label:)` writes for
 /// ``SwiftLogRequestLog``'s event from a logger without metadata of its own.
 public struct JSONRequestLog: RequestLog {
-    private let label: String
     private let sink: any LogSink
+    /// `,"logger":"…"`, written once.
+    private let loggerField: [UInt8]
 
     public init(label: String, sink: any LogSink = StandardErrorLogSink.shared) {
-        self.label = label
         self.sink = sink
+        var field: [UInt8] = []
+        JSONLogHandler.appendField("logger", .string(label), to: &field)
+        self.loggerField = field
     }
 
     public func write(_ request: RequestLogLine) {
-        // Fields after `correlation_id` and `logger` in key order, as the handler sorts them.
-        var line = JSONLogHandler.startLine(level: request.level, message: "request")
-        JSONLogHandler.appendField(
-            "correlation_id", .string(PhoneNumberRedaction.redact(request.correlationID)), to: &line)
-        JSONLogHandler.appendField("logger", .string(label), to: &line)
+        // The fields in the handler's order: time, level, message, correlation_id, logger, then the rest by key.
+        var line = [UInt8]()
+        line.reserveCapacity(256)
+        line.append(contentsOf: #"{"time":""#.utf8)
+        LogTimestamp.write(into: &line)
+        line.append(contentsOf: #"","level":""#.utf8)
+        line.append(contentsOf: request.level.rawValue.utf8)
+        line.append(contentsOf: #"","message":"request","correlation_id":"#.utf8)
+        JSONLogHandler.appendMaskedString(request.correlationID, to: &line)
+        line.append(contentsOf: loggerField)
         // As the handler writes a `Double` given as `.stringConvertible`, without the casts that find it is one.
         let duration = request.durationMilliseconds
-        JSONLogHandler.appendField(
-            "duration_ms", duration.isFinite ? JSONValue(duration) : .string(duration.description), to: &line)
-        if let errorType = request.errorType {
-            JSONLogHandler.appendField("error_type", .string(PhoneNumberRedaction.redact(errorType)), to: &line)
+        line.append(contentsOf: #","duration_ms":"#.utf8)
+        if duration.isFinite {
+            line.append(contentsOf: duration.description.utf8)
+        } else {
+            JSONLogHandler.appendMaskedString(duration.description, to: &line)
         }
-        JSONLogHandler.appendField("method", .string(PhoneNumberRedaction.redact(request.method)), to: &line)
+        if let errorType = request.errorType {
+            line.append(contentsOf: #","error_type":"#.utf8)
+            JSONLogHandler.appendMaskedString(errorType, to: &line)
+        }
+        line.append(contentsOf: #","method":"#.utf8)
+        JSONLogHandler.appendMaskedString(request.method, to: &line)
         JSONLogHandler.endLine(&line)
         sink.write(line, immediately: request.level >= .warning)
     }

@@ -19,7 +19,7 @@ enum PhoneNumberRedaction {
     static func redact(_ text: String, precheck: Bool = true) -> String {
         guard text.utf8.count >= 8 else { return text }
         var contiguous = text
-        if precheck, !contiguous.withUTF8({ hasLongDigitRun($0) }) { return text }
+        if precheck, !contiguous.withUTF8({ mayMask($0) }) { return text }
         return contiguous.withUTF8 { redact(text, bytes: $0) }
     }
 
@@ -49,6 +49,12 @@ enum PhoneNumberRedaction {
         guard copied > 0 else { return text }
         output.append(contentsOf: bytes[copied...])
         return String(decoding: output, as: UTF8.self)
+    }
+
+    /// Whether ``redact(_:precheck:)`` could change text of these bytes: false for the common case, text that
+    /// ``redact(_:precheck:)`` returns as it is without looking further.
+    static func mayMask(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        bytes.count >= 8 && hasLongDigitRun(bytes)
     }
 
     /// Whether some stretch of the text without an ASCII letter or other ASCII punctuation holds 8 digits: true
