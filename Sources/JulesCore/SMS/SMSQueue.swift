@@ -137,6 +137,10 @@ public struct SMSQueue: Sendable {
         var priority: SMSPriority
         var attempts: Int
         var correlationID: String?
+        /// The fingerprint of the key that encrypted the member's number when the row was claimed, for a member that
+        /// may be texted (`nil` otherwise, or if the row names no key): a sender without that key holds the message
+        /// before it takes rate-limit tokens.
+        var memberKeyID: String?
     }
 
     /// Quiet hours as PostgreSQL times (`HH:MM`); equal start and end mean none.
@@ -167,10 +171,16 @@ public struct SMSQueue: Sendable {
             ), decided AS (
                 SELECT ready.id,
                        CASE WHEN sms_messages.priority = 1
-                            THEN jules_quiet_hours_end(households.timezone, $4::time, $5::time, now()) END AS quiet_end
+                            THEN jules_quiet_hours_end(households.timezone, $4::time, $5::time, now()) END AS quiet_end,
+                       -- Only for a member `start` would not refuse: a refusal ends the message, waiting would not.
+                       CASE WHEN members.deleted_at IS NULL AND members.phone_ciphertext IS NOT NULL
+                                 AND members.opt_in_state <> 'opted_out'
+                                 AND NOT (members.opt_in_state = 'pending' AND sms_messages.priority = 1)
+                            THEN members.encryption_key_id END AS member_key_id
                 FROM ready
                 JOIN sms_messages ON sms_messages.id = ready.id
                 JOIN households ON households.id = sms_messages.household_id
+                LEFT JOIN members ON members.id = sms_messages.member_id
             )
             UPDATE sms_messages SET
                 claimed_by = CASE WHEN decided.quiet_end IS NULL THEN $2 END,
@@ -181,7 +191,8 @@ public struct SMSQueue: Sendable {
             FROM decided
             WHERE sms_messages.id = decided.id
             RETURNING sms_messages.id, member_id, body, segments, priority, attempts, correlation_id,
-                      sms_messages.claim_token, decided.quiet_end IS NOT NULL AS deferred, not_before, created_at
+                      sms_messages.claim_token, decided.quiet_end IS NOT NULL AS deferred, not_before, created_at,
+                      decided.member_key_id
             """,
             [
                 .int(Int64(limit)), .text(instance), .int(lease.wholeMilliseconds), .text(quietHours.start),
@@ -199,7 +210,8 @@ public struct SMSQueue: Sendable {
                 segments: try row.decode("segments"),
                 priority: priority,
                 attempts: try row.decode("attempts"),
-                correlationID: try row.decode("correlation_id")
+                correlationID: try row.decode("correlation_id"),
+                memberKeyID: try row.decode("member_key_id")
             )
             claimed.append((message, try row.decode("not_before"), try row.decode("created_at")))
         }
@@ -221,6 +233,26 @@ public struct SMSQueue: Sendable {
             """,
             [Self.uuidArray(messages.map(\.id)), Self.uuidArray(messages.map(\.claim.token)), .text(instance)]
         )
+    }
+
+    /// Puts a claimed row that was not started back in the queue until `delay` from now, with `failure`'s message
+    /// as the reason it waits; its attempts are unchanged. Returns false if the claim had been superseded (the
+    /// newer claim decides).
+    func postpone(_ message: Claimed, delay: Duration, failure: ProviderFailure) async throws(PostgresError) -> Bool {
+        let rows = try await database.query(
+            """
+            UPDATE sms_messages SET
+                not_before = now() + $4 * interval '1 millisecond', error_code = NULL, error_message = $5,
+                claimed_by = NULL, claimed_until = NULL, claim_token = NULL, updated_at = now()
+            WHERE id = $1 AND status = 'queued' AND claimed_by = $2 AND claim_token = $3::uuid
+            RETURNING id
+            """,
+            [
+                .uuid(message.id), .text(message.claim.instance), .uuid(message.claim.token),
+                .int(delay.wholeMilliseconds), .text(failure.message.truncated(toScalars: 1024)),
+            ]
+        )
+        return !rows.isEmpty
     }
 
     /// What happened when a claimed row was to be handed over.

@@ -150,6 +150,19 @@ public struct SMSSender: Service {
                     var next = 0
                     while next < claimed.count, !stopping.isSet {
                         let message = claimed[next]
+                        // The request's correlation id follows its message into the sender's logs.
+                        let correlationID = message.correlationID ?? CorrelationID.generate()
+                        if let keyID = message.memberKeyID,
+                            Member.Unreadable.Reason(keyID: keyID, cipher: cipher) == .keyNotConfigured
+                        {
+                            // Held before it takes any tokens: messages this instance cannot address must not use
+                            // up the rate limit of those it can.
+                            next += 1
+                            await CorrelationID.withValue(correlationID) {
+                                await waitForKey(message, keyID: keyID, started: false)
+                            }
+                            continue
+                        }
                         do {
                             try await limiter.acquire(cost: message.segments)
                             activity.limiter(reachable: true)
@@ -162,8 +175,6 @@ public struct SMSSender: Service {
                             break
                         }
                         next += 1
-                        // The request's correlation id follows its message into the sender's logs.
-                        let correlationID = message.correlationID ?? CorrelationID.generate()
                         let started = await CorrelationID.withValue(correlationID) { await start(message) }
                         guard let token = started else { continue }
                         inFlight.add(1)
@@ -376,50 +387,78 @@ public struct SMSSender: Service {
         }
     }
 
-    /// A message whose member's number does not decrypt. Made with a key this instance does not have (a key
-    /// rotated out too early, or an instance started without it), the number is not lost: the message waits,
-    /// queued, without using up an attempt, and goes once the key is configured again (after the longest retry
-    /// delay each time). Made with a key it has, the token is damaged: the message fails for good, with a reason of
-    /// its own (the provider never saw it). Either way the log names the key, never the number.
+    /// A message whose member's number does not decrypt. Made with a key this instance does not have, it waits
+    /// (``waitForKey(_:keyID:started:error:)``). Made with a key it has, the token is damaged: the message fails for
+    /// good, with a reason of its own (the provider never saw it). Either way the log names the key, never the
+    /// number.
     private func recipientUnreadable(_ message: SMSQueue.Claimed, keyID: String?, error: StoredDataError) async {
-        var metadata: Logger.Metadata = [
+        let reason = Member.Unreadable.Reason(keyID: keyID, cipher: cipher)
+        if reason == .keyNotConfigured, let keyID {
+            // The member's number was re-encrypted under a key this instance lacks after the message was claimed.
+            await waitForKey(message, keyID: keyID, started: true, error: error)
+            return
+        }
+        let metadata: Logger.Metadata = [
             "message_id": "\(message.id.lowercasedText)", "key_id": "\(keyID ?? "none")", "error": "\(error)",
         ]
+        metrics.recipientUnreadable(reason)
         do {
-            let reason = Member.Unreadable.Reason(keyID: keyID, cipher: cipher)
-            metrics.recipientUnreadable(reason)
-            if reason == .keyNotConfigured, let keyID {
-                let delay = configuration.retryCap
-                let failure = ProviderFailure(
-                    kind: .retryable(retryAfter: nil),
-                    message: "the member's number was encrypted with key \(keyID), which is not configured; "
-                        + "the message waits until it is")
-                let status = try await queue.retry(
-                    message.id, claim: message.claim, delay: delay, maximumAttempts: configuration.maximumAttempts,
-                    failure: failure, countsAsAttempt: false)
-                if status == nil {
-                    claimLost("hold", id: message.id, metadata: metadata)
-                } else {
-                    metadata["retry_in_ms"] = "\(delay.wholeMilliseconds)"
-                    logger.error(
-                        "SMS waits: the member's number was encrypted with a key that is not configured",
-                        metadata: metadata)
-                }
+            let failure = ProviderFailure(
+                kind: .permanent, message: "the member's number cannot be decrypted with the key that made it")
+            if try await queue.fail(message.id, claim: message.claim, failure: failure, reason: .recipientUndecryptable)
+            {
+                metrics.finished(.failed, segments: message.segments)
+                logger.error("SMS not sent: the member's stored number is damaged", metadata: metadata)
             } else {
-                let failure = ProviderFailure(
-                    kind: .permanent, message: "the member's number cannot be decrypted with the key that made it")
-                if try await queue.fail(
-                    message.id, claim: message.claim, failure: failure, reason: .recipientUndecryptable)
-                {
-                    metrics.finished(.failed, segments: message.segments)
-                    logger.error("SMS not sent: the member's stored number is damaged", metadata: metadata)
-                } else {
-                    claimLost("fail", id: message.id, metadata: metadata)
-                }
+                claimLost("fail", id: message.id, metadata: metadata)
             }
         } catch {
             logger.warning(
                 "an SMS whose number cannot be decrypted could not be recorded; the row is reconciled after its lease",
+                metadata: metadata.merging(["record_error": "\(error)"]) { $1 })
+        }
+    }
+
+    /// A message to a member whose number was encrypted with a key this instance does not have (a key rotated out
+    /// too early, or an instance started without it). The number is not lost: the message waits, queued, without
+    /// using up an attempt, and goes once the key is configured again (looked at again after the longest retry
+    /// delay each time). Seen before the message was started (`started` false: the usual case, from the key the
+    /// claim read), it has taken no rate-limit tokens and made no attempt.
+    private func waitForKey(
+        _ message: SMSQueue.Claimed,
+        keyID: String,
+        started: Bool,
+        error: StoredDataError? = nil
+    ) async {
+        var metadata: Logger.Metadata = ["message_id": "\(message.id.lowercasedText)", "key_id": "\(keyID)"]
+        if let error { metadata["error"] = "\(error)" }
+        metrics.recipientUnreadable(.keyNotConfigured)
+        let delay = configuration.retryCap
+        let failure = ProviderFailure(
+            kind: .retryable(retryAfter: nil),
+            message: "the member's number was encrypted with key \(keyID), which is not configured; "
+                + "the message waits until it is")
+        do {
+            let held: Bool
+            if started {
+                held =
+                    try await queue.retry(
+                        message.id, claim: message.claim, delay: delay, maximumAttempts: configuration.maximumAttempts,
+                        failure: failure, countsAsAttempt: false) != nil
+            } else {
+                held = try await queue.postpone(message, delay: delay, failure: failure)
+            }
+            if held {
+                metadata["retry_in_ms"] = "\(delay.wholeMilliseconds)"
+                logger.error(
+                    "SMS waits: the member's number was encrypted with a key that is not configured",
+                    metadata: metadata)
+            } else {
+                claimLost("hold", id: message.id, metadata: metadata)
+            }
+        } catch {
+            logger.warning(
+                "an SMS waiting for its key could not be recorded; the row is reconciled after its lease",
                 metadata: metadata.merging(["record_error": "\(error)"]) { $1 })
         }
     }

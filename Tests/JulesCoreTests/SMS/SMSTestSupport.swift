@@ -173,23 +173,24 @@ struct SMSSenders {
             orphanScanInterval: orphanScanInterval, unknownOutcomeSettle: unknownOutcomeSettle)
     }
 
-    /// Runs `count` senders sharing one provider and one bucket while `body` runs.
+    /// Runs `count` senders sharing one provider and one bucket (in Redis under `bucketKey`, a new key by
+    /// default) while `body` runs.
     static func run(
         _ harness: MembersHarness,
         provider: ScriptedProvider,
         count: Int = 1,
         rate: Double = 10_000,
         capacity: Double = 10_000,
+        bucketKey: String = "test-sms:\(UUID().uuidString.prefix(8)):account",
         configuration: @escaping (Int) -> SMSSenderConfiguration = { _ in SMSSenders.configuration() },
         _ body: () async throws -> Void
     ) async throws {
-        let prefix = "test-sms:\(UUID().uuidString.prefix(8)):"
         let senders = (0..<count).map { index in
             SMSSender(
                 queue: harness.sms.queue,
                 provider: provider,
                 limiter: SMSRateLimiter(
-                    redis: harness.redis, buckets: [.init(key: prefix + "account", rate: rate, capacity: capacity)]),
+                    redis: harness.redis, buckets: [.init(key: bucketKey, rate: rate, capacity: capacity)]),
                 cipher: harness.cipher,
                 configuration: configuration(index),
                 wakeup: index == 0 ? harness.sms.wakeup : SMSWakeup(),

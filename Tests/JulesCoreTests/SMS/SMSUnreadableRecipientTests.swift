@@ -2,6 +2,7 @@ import Foundation
 import JSONRPC
 import JulesSecurity
 import Postgres
+import Redis
 import Testing
 
 @testable import JulesCore
@@ -47,6 +48,59 @@ struct SMSUnreadableRecipientTests {
                 #expect(status["attempts"] == 1)
             }
             #expect(provider.taken.map(\.to) == [member.phone])
+        }
+    }
+
+    /// A message that waits for its key is held before it takes rate-limit tokens: looked at again and again, it
+    /// must not use up the rate of the messages that can go.
+    @Test func aMessageWaitingForItsKeyTakesNoRateLimitTokens() async throws {
+        let keys = RotationKeys()
+        try await MembersHarness.run(cipher: try keys.cipher([keys.a])) { harness in
+            let member = try await harness.makeMembers(1)[0]
+            let sent = try await harness.result("sms.send", ["member_id": .string(member.id), "body": "Hello"])
+            let id = try #require(sent["message_id"]?.stringValue)
+            let provider = ScriptedProvider()
+            let bucketKey = "test-sms:\(UUID().uuidString.prefix(8)):account"
+            try await SMSSenders.run(
+                try harness.with(cipher: try keys.cipher([keys.b])), provider: provider, bucketKey: bucketKey
+            ) {
+                var status: JSONValue = .null
+                for _ in 0..<400 {
+                    status = try await harness.result("sms.status", ["message_id": .string(id)])
+                    if status["error"]?["message"]?.stringValue?.contains(keys.a.fingerprint) == true { break }
+                    try await Task.sleep(for: .milliseconds(25))
+                }
+                #expect(status["error"]?["message"]?.stringValue?.contains("not configured") == true, "\(status)")
+                // Looked at several times over (the test's longest retry delay is 200 ms).
+                try await Task.sleep(for: .milliseconds(700))
+                status = try await harness.result("sms.status", ["message_id": .string(id)])
+                #expect(status["status"] == "queued", "\(status)")
+                #expect(status["attempts"] == 0)
+                // The bucket is made by the first tokens taken from it.
+                let exists = try await harness.redis.command(["EXISTS", bucketKey])
+                #expect(exists.intValue == 0, "the waiting message took rate-limit tokens")
+            }
+            #expect(provider.taken.isEmpty)
+        }
+    }
+
+    /// Waiting is for messages that could go once the key is back: one to a member who opted out, or was deleted,
+    /// still ends with that reason.
+    @Test(arguments: ["member.optOut", "member.delete"])
+    func aMessageToAMemberWhoMayNotBeTextedEndsEvenWithoutItsKey(_ change: String) async throws {
+        let keys = RotationKeys()
+        try await MembersHarness.run(cipher: try keys.cipher([keys.a])) { harness in
+            let member = try await harness.makeMembers(1)[0]
+            let sent = try await harness.result("sms.send", ["member_id": .string(member.id), "body": "Hello"])
+            let id = try #require(sent["message_id"]?.stringValue)
+            _ = try await harness.result(change, ["member_id": .string(member.id)])
+            let provider = ScriptedProvider()
+            try await SMSSenders.run(try harness.with(cipher: try keys.cipher([keys.b])), provider: provider) {
+                let status = try await harness.waitForMessage(id, in: ["failed"])
+                let expected = change == "member.optOut" ? "opted_out" : "member_deleted"
+                #expect(status["error"]?["reason"]?.stringValue == expected, "\(status)")
+            }
+            #expect(provider.taken.isEmpty)
         }
     }
 
