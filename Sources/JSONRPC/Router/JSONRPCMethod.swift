@@ -86,13 +86,9 @@ struct AnyJSONRPCMethod: Sendable {
     init<Method: JSONRPCMethod>(_ method: Method) {
         self.name = Method.name
         let readParams = Self.paramsReader(Method.Params.self)
-        if let representable = Method.Result.self as? any JSONValueRepresentable.Type {
-            self.invoke = Self.invoke(method, readParams, resultBuiltAs: representable)
-        } else {
-            self.invoke = { params, context in
-                let result = try await method.handle(try readParams(params), context: context)
-                return try JSONValueEncoder().encode(result)
-            }
+        let writeResult = Self.resultWriter(Method.Result.self)
+        self.invoke = { params, context in
+            try writeResult(try await method.handle(try readParams(params), context: context))
         }
         if let synchronous = method as? any SynchronousJSONRPCMethod {
             self.invokeNow = Self.invokeNow(synchronous)
@@ -105,23 +101,8 @@ struct AnyJSONRPCMethod: Sendable {
         _ method: Method
     ) -> @Sendable (_ params: JSONValue?, _ context: RequestContext) throws -> JSONValue {
         let readParams = paramsReader(Method.Params.self)
-        if let representable = Method.Result.self as? any JSONValueRepresentable.Type {
-            return invokeNow(method, readParams, resultBuiltAs: representable)
-        }
-        return { params, context in
-            try JSONValueEncoder().encode(try method.handleNow(try readParams(params), context: context))
-        }
-    }
-
-    /// As ``invoke(_:_:resultBuiltAs:)``, for a synchronous handler.
-    private static func invokeNow<Method: SynchronousJSONRPCMethod, Result: JSONValueRepresentable>(
-        _ method: Method,
-        _ readParams: @escaping @Sendable (JSONValue?) throws -> Method.Params,
-        resultBuiltAs: Result.Type
-    ) -> @Sendable (_ params: JSONValue?, _ context: RequestContext) throws -> JSONValue {
-        { params, context in
-            (try method.handleNow(try readParams(params), context: context) as! Result).jsonValue
-        }
+        let writeResult = resultWriter(Method.Result.self)
+        return { params, context in try writeResult(try method.handleNow(try readParams(params), context: context)) }
     }
 
     /// How a method reads its params, chosen once per method: a ``JSONValueDecodable`` type straight from the JSON
@@ -160,16 +141,23 @@ struct AnyJSONRPCMethod: Sendable {
         }
     }
 
-    /// The handler of a method whose result builds its own JSON: `Result` is `Method.Result`, so the cast below
-    /// is between identical types (no conformance lookup, no existential box on each call).
-    private static func invoke<Method: JSONRPCMethod, Result: JSONValueRepresentable>(
-        _ method: Method,
-        _ readParams: @escaping @Sendable (JSONValue?) throws -> Method.Params,
-        resultBuiltAs: Result.Type
-    ) -> @Sendable (_ params: JSONValue?, _ context: RequestContext) async throws -> JSONValue {
-        { params, context in
-            let result = try await method.handle(try readParams(params), context: context)
-            return (result as! Result).jsonValue
+    /// How a method's result becomes JSON, chosen once per method: a ``JSONValueRepresentable`` builds its own,
+    /// anything else goes through the encoder.
+    private static func resultWriter<Result: Encodable>(
+        _ type: Result.Type
+    ) -> @Sendable (Result) throws -> JSONValue {
+        if let representable = Result.self as? any JSONValueRepresentable.Type {
+            return representableWriter(representable, as: Result.self)
         }
+        return { result in try JSONValueEncoder().encode(result) }
+    }
+
+    /// `Representable` is `Result` itself, so the cast below is between identical types (no conformance lookup,
+    /// no existential box on each call).
+    private static func representableWriter<Representable: JSONValueRepresentable, Result>(
+        _ representable: Representable.Type,
+        as: Result.Type
+    ) -> @Sendable (Result) throws -> JSONValue {
+        { result in (result as! Representable).jsonValue }
     }
 }
