@@ -91,7 +91,7 @@ public struct JSONLogHandler: LogHandler {
         line.append(contentsOf: #"","level":""#.utf8)
         line.append(contentsOf: level.rawValue.utf8)
         line.append(contentsOf: #"","message":"#.utf8)
-        JSONValue.string(PhoneNumberRedaction.redact(message)).serialize(into: &line)
+        appendMaskedString(message, to: &line)
         return line
     }
 
@@ -172,13 +172,8 @@ public struct JSONRequestLog: RequestLog {
 
     public func write(_ request: RequestLogLine) {
         // The fields in the handler's order: time, level, message, correlation_id, logger, then the rest by key.
-        var line = [UInt8]()
-        line.reserveCapacity(256)
-        line.append(contentsOf: #"{"time":""#.utf8)
-        LogTimestamp.write(into: &line)
-        line.append(contentsOf: #"","level":""#.utf8)
-        line.append(contentsOf: request.level.rawValue.utf8)
-        line.append(contentsOf: #"","message":"request","correlation_id":"#.utf8)
+        var line = JSONLogHandler.startLine(level: request.level, message: "request")
+        line.append(contentsOf: #","correlation_id":"#.utf8)
         JSONLogHandler.appendMaskedString(request.correlationID, to: &line)
         line.append(contentsOf: loggerField)
         // As the handler writes a `Double` given as `.stringConvertible`, without the casts that find it is one.

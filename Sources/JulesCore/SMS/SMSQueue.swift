@@ -151,6 +151,16 @@ public struct SMSQueue: Sendable {
         static let off = QuietHours(start: "00:00", end: "00:00")
     }
 
+    /// Why a message may not go to its member now (`member_deleted`, `opted_out`, `not_opted_in`), or NULL: over a
+    /// row of `sms_messages` joined with its `members` row. One rule for the start, which ends such a message, and
+    /// the claim, which only holds a message for a missing key when the start would not end it.
+    private static let refusal = """
+        CASE WHEN members.deleted_at IS NOT NULL THEN 'member_deleted'
+             WHEN members.opt_in_state = 'opted_out' THEN 'opted_out'
+             WHEN members.opt_in_state = 'pending' AND sms_messages.priority = 1 THEN 'not_opted_in'
+             END
+        """
+
     /// Claims up to `limit` ready messages, replies first, for `lease`. Bulk messages whose household is inside
     /// its quiet hours are not claimed but moved to the end of those hours.
     func claim(
@@ -173,9 +183,7 @@ public struct SMSQueue: Sendable {
                        CASE WHEN sms_messages.priority = 1
                             THEN jules_quiet_hours_end(households.timezone, $4::time, $5::time, now()) END AS quiet_end,
                        -- Only for a member `start` would not refuse: a refusal ends the message, waiting would not.
-                       CASE WHEN members.deleted_at IS NULL AND members.phone_ciphertext IS NOT NULL
-                                 AND members.opt_in_state <> 'opted_out'
-                                 AND NOT (members.opt_in_state = 'pending' AND sms_messages.priority = 1)
+                       CASE WHEN (\(Self.refusal)) IS NULL AND members.phone_ciphertext IS NOT NULL
                             THEN members.encryption_key_id END AS member_key_id
                 FROM ready
                 JOIN sms_messages ON sms_messages.id = ready.id
@@ -273,10 +281,7 @@ public struct SMSQueue: Sendable {
             """
             WITH verdict AS (
                 SELECT sms_messages.id,
-                       CASE WHEN members.deleted_at IS NOT NULL THEN 'member_deleted'
-                            WHEN members.opt_in_state = 'opted_out' THEN 'opted_out'
-                            WHEN members.opt_in_state = 'pending' AND sms_messages.priority = 1 THEN 'not_opted_in'
-                            END AS refusal,
+                       \(Self.refusal) AS refusal,
                        members.phone_ciphertext, members.encryption_key_id
                 FROM sms_messages JOIN members ON members.id = sms_messages.member_id
                 WHERE sms_messages.id = $1 AND sms_messages.status = 'queued' AND sms_messages.claimed_by = $2

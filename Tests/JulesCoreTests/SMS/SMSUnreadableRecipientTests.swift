@@ -24,12 +24,7 @@ struct SMSUnreadableRecipientTests {
             let withoutOldKey = try harness.with(
                 cipher: try keys.cipher([newKey]))
             try await SMSSenders.run(withoutOldKey, provider: provider) {
-                var status: JSONValue = .null
-                for _ in 0..<400 {
-                    status = try await harness.result("sms.status", ["message_id": .string(id)])
-                    if status["error"]?["message"]?.stringValue?.contains(oldKey.fingerprint) == true { break }
-                    try await Task.sleep(for: .milliseconds(25))
-                }
+                var status = try await Self.waitUntilHeld(id, naming: oldKey.fingerprint, in: harness)
                 #expect(status["error"]?["message"]?.stringValue?.contains("not configured") == true, "\(status)")
                 // Held several times over (the test's longest retry delay is 200 ms), and still waiting.
                 try await Task.sleep(for: .milliseconds(700))
@@ -64,12 +59,7 @@ struct SMSUnreadableRecipientTests {
             try await SMSSenders.run(
                 try harness.with(cipher: try keys.cipher([keys.b])), provider: provider, bucketKey: bucketKey
             ) {
-                var status: JSONValue = .null
-                for _ in 0..<400 {
-                    status = try await harness.result("sms.status", ["message_id": .string(id)])
-                    if status["error"]?["message"]?.stringValue?.contains(keys.a.fingerprint) == true { break }
-                    try await Task.sleep(for: .milliseconds(25))
-                }
+                var status = try await Self.waitUntilHeld(id, naming: keys.a.fingerprint, in: harness)
                 #expect(status["error"]?["message"]?.stringValue?.contains("not configured") == true, "\(status)")
                 // Looked at several times over (the test's longest retry delay is 200 ms).
                 try await Task.sleep(for: .milliseconds(700))
@@ -102,6 +92,18 @@ struct SMSUnreadableRecipientTests {
             }
             #expect(provider.taken.isEmpty)
         }
+    }
+
+    /// Polls `sms.status` until the message's error names the key it waits for; returns the last status.
+    static func waitUntilHeld(_ id: String, naming keyID: String, in harness: MembersHarness) async throws -> JSONValue
+    {
+        var status: JSONValue = .null
+        for _ in 0..<400 {
+            status = try await harness.result("sms.status", ["message_id": .string(id)])
+            if status["error"]?["message"]?.stringValue?.contains(keyID) == true { break }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        return status
     }
 
     @Test func aDamagedNumberFailsWithItsOwnReasonAndNeverReachesTheProvider() async throws {
