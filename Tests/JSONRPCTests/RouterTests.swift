@@ -154,6 +154,59 @@ import Testing
         #expect(quick["result"] == "slept")
     }
 
+    /// Sends `text` (a request the router cannot answer at once) and returns the first answer `send` got, with the
+    /// stream of any later ones, which ends when the router's call returns. A safety net opens `tag`'s gate after
+    /// 10 s, so a router that answers only when the handler returns fails the test instead of hanging it.
+    private func firstAnswer(_ text: String, tag: String) async throws -> (JSONValue, AsyncStream<[UInt8]>.Iterator) {
+        let immediate = router.respondNow(to: ByteBuffer(string: text))
+        let waiting: JSONRPCRouter.PendingMessage? = if case .pending(let pending) = immediate { pending } else { nil }
+        let pending = try #require(waiting, "the router answered at once")
+        let (answers, continuation) = AsyncStream<[UInt8]>.makeStream()
+        let router = self.router
+        Task {
+            await router.respond(to: pending) { bytes in continuation.yield(bytes) }
+            continuation.finish()
+        }
+        Task {
+            try await Task.sleep(for: .seconds(10))
+            Gates.open(tag)
+        }
+        var iterator = answers.makeAsyncIterator()
+        let first = try #require(await iterator.next())
+        return (try JSONParser.parse(first), iterator)
+    }
+
+    @Test func aHandlerStillRunningAtTheDeadlineIsAnsweredThenAndTheCallEndsWhenItReturns() async throws {
+        let tag = "stubborn-\(UInt64.random(in: 0...UInt64.max))"
+        var (answer, later) = try await firstAnswer(
+            #"{"jsonrpc":"2.0","method":"test.stubborn","params":{"tag":"\#(tag)","_meta":{"deadline_ms":50}},"id":7}"#,
+            tag: tag)
+        #expect(!Gates.hasReturned(tag), "answered before the handler returned")
+        #expect(answer["id"] == 7)
+        #expect(answer["error"]?["code"]?.intValue == -32005)
+        #expect(answer["error"]?["data"]?["type"] == "deadline_exceeded")
+        #expect(answer["error"]?["data"]?["deadline_ms"] == 50)
+        Gates.open(tag)
+        #expect(await later.next() == nil, "one answer only; the call ends once the handler has returned")
+        #expect(Gates.hasReturned(tag))
+    }
+
+    @Test func aBatchIsAnsweredWhenItsRequestsAreEvenIfAHandlerRunsPastItsDeadline() async throws {
+        let tag = "stubborn-\(UInt64.random(in: 0...UInt64.max))"
+        let batch = """
+            [{"jsonrpc":"2.0","method":"test.stubborn","params":{"tag":"\(tag)","_meta":{"deadline_ms":50}},"id":1},
+             {"jsonrpc":"2.0","method":"notify_hello","params":[7]},
+             {"jsonrpc":"2.0","method":"sum","params":[1,2],"id":2}]
+            """
+        var (answer, later) = try await firstAnswer(batch, tag: tag)
+        #expect(!Gates.hasReturned(tag), "answered before the handler returned")
+        #expect(answer.arrayValue?.map { $0["id"] } == [1, 2])
+        #expect(answer.arrayValue?.first?["error"]?["data"]?["type"] == "deadline_exceeded")
+        #expect(answer.arrayValue?.last?["result"] == 3)
+        Gates.open(tag)
+        #expect(await later.next() == nil)
+    }
+
     @Test func batchesOverTheLimitAreRefusedWhole() async throws {
         let six = Array(repeating: #"{"jsonrpc":"2.0","method":"sum","params":[1],"id":1}"#, count: 6)
         let response = try #require(try await call("[" + six.joined(separator: ",") + "]"))

@@ -3,6 +3,7 @@ import JSONRPC
 import Logging
 import NIOCore
 import Synchronization
+import Testing
 
 /// Loggers and routers for tests: nothing is printed, nothing is recorded globally.
 enum TestSupport {
@@ -34,12 +35,23 @@ enum TestSupport {
     }
 }
 
+extension JSONRPCRouter {
+    /// Finishes a pending message and returns what it sent (`nil`: nothing), once the call has returned.
+    func respond(to pending: PendingMessage) async -> [UInt8]? {
+        let sent = Mutex<[[UInt8]]>([])
+        await respond(to: pending) { bytes in sent.withLock { $0.append(bytes) } }
+        let all = sent.withLock { $0 }
+        #expect(all.count <= 1, "a message is answered once")
+        return all.first
+    }
+}
+
 /// The methods the specification's examples call: `subtract`, `sum`, `get_data` and the notifications
 /// `update`, `notify_sum` and `notify_hello`.
 enum SpecMethods {
     static let all: [any JSONRPCMethod] = [
         Subtract(), Sum(), GetData(), Notification<UpdateName>(), Notification<NotifySumName>(),
-        Notification<NotifyHelloName>(), Echo(), Sleep(), Fail(),
+        Notification<NotifyHelloName>(), Echo(), Sleep(), Fail(), Stubborn(),
     ]
 
     /// `subtract`, by position (`[minuend, subtrahend]`) or by name.
@@ -142,6 +154,59 @@ enum SpecMethods {
             throw SecretError()
         }
     }
+}
+
+extension SpecMethods {
+    /// `test.stubborn {tag}`: waits until the test opens its gate (``Gates/open(_:)``), ignoring cancellation, as a
+    /// handler inside a running database query would; then returns its tag.
+    struct Stubborn: JSONRPCMethod {
+        static let name = "test.stubborn"
+
+        struct Params: Decodable, Sendable {
+            var tag: String
+        }
+
+        func handle(_ params: Params, context: RequestContext) async throws -> String {
+            StartedRequests.mark(params.tag)
+            await Gates.wait(params.tag)
+            Gates.markReturned(params.tag)
+            return params.tag
+        }
+    }
+}
+
+/// Gates `test.stubborn` handlers wait at, each opened once by a test; and which of those handlers have returned.
+enum Gates {
+    private struct State {
+        var opened: Set<String> = []
+        var waiting: [String: [CheckedContinuation<Void, Never>]] = [:]
+        var returned: Set<String> = []
+    }
+
+    private static let state = Mutex(State())
+
+    static func wait(_ tag: String) async {
+        await withCheckedContinuation { continuation in
+            let resumeNow = state.withLock { state in
+                if state.opened.contains(tag) { return true }
+                state.waiting[tag, default: []].append(continuation)
+                return false
+            }
+            if resumeNow { continuation.resume() }
+        }
+    }
+
+    static func open(_ tag: String) {
+        let waiting = state.withLock { state in
+            state.opened.insert(tag)
+            return state.waiting.removeValue(forKey: tag) ?? []
+        }
+        for continuation in waiting { continuation.resume() }
+    }
+
+    static func markReturned(_ tag: String) { state.withLock { _ = $0.returned.insert(tag) } }
+
+    static func hasReturned(_ tag: String) -> Bool { state.withLock { $0.returned.contains(tag) } }
 }
 
 /// Tags of `test.sleep` requests whose handler has started, so a test can wait for "running" instead of guessing

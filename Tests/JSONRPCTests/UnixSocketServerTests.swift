@@ -4,6 +4,7 @@
 import JSONRPC
 import NIOCore
 import ServiceLifecycle
+import Synchronization
 import Testing
 
 @Suite struct UnixSocketServerTests {
@@ -72,6 +73,55 @@ import Testing
             #expect(responses.map { $0["id"] } == ["slow", "fast", "third"])
             #expect(responses.allSatisfy { $0["error"] == nil })
         }
+    }
+
+    @Test func aRequestAnsweredAtItsDeadlineHoldsItsPlaceUntilItsHandlerReturns() async throws {
+        // One request in flight: the deadline's answer goes out at once, but the next request waits until the
+        // handler that ran past it has returned, so abandoned handlers cannot pile up beyond the bound.
+        let tag = "stubborn-\(UInt64.random(in: 0...UInt64.max))"
+        let folder = ServerTestSupport.temporaryFolder()
+        let events = EventLog()
+        try await ServerTestSupport.withSocketServer(Self.config(folder, inFlight: 1)) { path in
+            let channel = try await ServerTestSupport.connect(path)
+            try await channel.executeThenClose { inbound, outbound in
+                try await outbound.write(
+                    ByteBuffer(
+                        string: #"{"jsonrpc":"2.0","method":"test.stubborn","params":{"tag":"\#(tag)","#
+                            + #""_meta":{"deadline_ms":50}},"id":"late"}"# + "\n"))
+                try await outbound.write(
+                    ByteBuffer(string: #"{"jsonrpc":"2.0","method":"sum","params":[1,2],"id":"next"}"# + "\n"))
+                // A safety net: a server that answers only when the handler returns fails the test, not hangs it.
+                let safety = Task {
+                    try await Task.sleep(for: .seconds(10))
+                    Gates.open(tag)
+                }
+                defer { safety.cancel() }
+                // Responses are logged as they arrive, while a task of its own opens the gate a while after the
+                // first.
+                let (firstArrived, firstSignal) = AsyncStream<Void>.makeStream()
+                let opener = Task {
+                    for await _ in firstArrived { break }
+                    #expect(!Gates.hasReturned(tag), "answered before the handler returned")
+                    // Time for the next request to be answered, were its place free.
+                    try await Task.sleep(for: .milliseconds(300))
+                    events.append("open")
+                    Gates.open(tag)
+                }
+                var responses: [JSONValue] = []
+                for try await frame in inbound {
+                    guard case .message(let buffer) = frame.kind else { continue }
+                    let response = try JSONParser.parse(Array(buffer.readableBytesView))
+                    responses.append(response)
+                    events.append("answer \(response["id"]?.stringValue ?? "?")")
+                    firstSignal.yield()
+                    if responses.count == 2 { break }
+                }
+                try await opener.value
+                #expect(responses.first?["error"]?["data"]?["type"] == "deadline_exceeded")
+                #expect(responses.last?["result"] == 3)
+            }
+        }
+        #expect(events.entries == ["answer late", "open", "answer next"])
     }
 
     @Test func anOversizedLineIsAnsweredAndTheConnectionGoesOn() async throws {
@@ -264,4 +314,11 @@ import Testing
         }
         return (tag, answers, access(configuration.path, F_OK) == 0)
     }
+}
+
+/// What happened in a test, in order, from several tasks.
+final class EventLog: Sendable {
+    private let stored = Mutex<[String]>([])
+    var entries: [String] { stored.withLock { $0 } }
+    func append(_ entry: String) { stored.withLock { $0.append(entry) } }
 }

@@ -1,6 +1,7 @@
 import CoreMetrics
 import Logging
 import NIOCore
+import Synchronization
 
 /// Turns one JSON-RPC message (a request, a notification or a batch) into its response, if it has one.
 ///
@@ -74,11 +75,25 @@ public final class JSONRPCRouter: Sendable {
     /// Answers one framed message.
     /// - Parameter message: The bytes of one message, without framing.
     /// - Returns: The response text, or `nil` when nothing is to be sent (notifications).
+    ///
+    /// This returns once every handler the message started has returned; a handler still running at its request's
+    /// deadline is answered for then, but a caller of this method hears it only when the handler returns. Servers
+    /// use ``respond(to:send:)`` to send such answers on time.
     public func respond(to message: ByteBuffer) async -> [UInt8]? {
         switch respondNow(to: message) {
-        case .answered(let response): response
-        case .pending(let pending): await respond(to: pending)
+        case .answered(let response): return response
+        case .pending(let pending):
+            let answer = Answer()
+            await respond(to: pending) { bytes in answer.set(bytes) }
+            return answer.bytes
         }
+    }
+
+    /// Holds the answer the method above waits for.
+    private final class Answer: Sendable {
+        private let stored = Mutex<[UInt8]?>(nil)
+        var bytes: [UInt8]? { stored.withLock { $0 } }
+        func set(_ bytes: [UInt8]) { stored.withLock { $0 = bytes } }
     }
 
     /// What ``respondNow(to:)`` did with a message.
@@ -125,11 +140,20 @@ public final class JSONRPCRouter: Sendable {
     }
 
     /// Finishes a message ``respondNow(to:)`` could not answer at once.
-    /// - Returns: The response text, or `nil` when nothing is to be sent.
-    public func respond(to pending: PendingMessage) async -> [UInt8]? {
+    ///
+    /// `send` gets the response text as soon as it is known, once (never for a notification, or a batch of them).
+    /// That can be before this returns: a request whose `deadline_ms` passes while its handler runs is answered
+    /// with `deadline_exceeded` at the deadline, and its handler is cancelled; this returns when the handler has
+    /// returned, so that a server counting requests in flight until then keeps them bounded, also when handlers
+    /// (a running database query, say) take time to stop.
+    public func respond(to pending: PendingMessage, send: @escaping @Sendable ([UInt8]) async -> Void) async {
         switch pending.work {
-        case .batch(let elements): await respond(toBatch: elements)
-        case .call(let call): await run(call).map(Self.serialize)
+        case .batch(let elements):
+            await respond(toBatch: elements, send: send)
+        case .call(let call):
+            await run(call) { response in
+                if let response { await send(Self.serialize(response)) }
+            }
         }
     }
 
@@ -152,47 +176,74 @@ public final class JSONRPCRouter: Sendable {
         return bytes
     }
 
-    private func respond(toBatch elements: [JSONValue]) async -> [UInt8]? {
+    private func respond(toBatch elements: [JSONValue], send: @escaping @Sendable ([UInt8]) async -> Void) async {
         guard !elements.isEmpty else {
-            return errorResponse(.invalidRequest("a batch must hold at least one request"))
+            return await send(errorResponse(.invalidRequest("a batch must hold at least one request")))
         }
         guard elements.count <= configuration.maximumBatchSize else {
-            return errorResponse(
-                .invalidRequest("a batch may hold at most \(configuration.maximumBatchSize) requests")
-            )
+            return await send(
+                errorResponse(.invalidRequest("a batch may hold at most \(configuration.maximumBatchSize) requests")))
         }
-        // The requests of a batch run concurrently, `maximumBatchConcurrency` at a time; the responses keep the
-        // requests' order, which the specification does not ask for but makes a batch easier to read.
-        let responses = await withTaskGroup(of: (Int, JSONRPCResponse?).self) { group in
+        // The requests of a batch run concurrently, `maximumBatchConcurrency` at a time (a place is free once a
+        // handler has returned, not when a request past its deadline was answered). The batch is answered once
+        // every request is, in the requests' order, which the specification does not ask for but makes a batch
+        // easier to read.
+        let answers = BatchAnswers(count: elements.count)
+        await withTaskGroup(of: Void.self) { group in
             var pending = elements.enumerated().makeIterator()
             func startNext() -> Bool {
                 guard let (index, element) = pending.next() else { return false }
-                group.addTask { (index, await self.respond(toElement: element)) }
+                group.addTask {
+                    await self.respond(toElement: element) { response in
+                        if let bytes = answers.record(response, at: index) { await send(bytes) }
+                    }
+                }
                 return true
             }
             for _ in 0..<configuration.maximumBatchConcurrency where !startNext() { break }
-            var responses = [JSONRPCResponse?](repeating: nil, count: elements.count)
-            while let (index, response) = await group.next() {
-                responses[index] = response
+            while await group.next() != nil {
                 _ = startNext()
             }
-            return responses.compactMap { $0 }
         }
-        // A batch of notifications is answered with nothing at all, not with an empty array.
-        guard !responses.isEmpty else { return nil }
-        var bytes: [UInt8] = [UInt8(ascii: "[")]
-        for (index, response) in responses.enumerated() {
-            if index > 0 { bytes.append(UInt8(ascii: ",")) }
-            response.serialize(into: &bytes)
-        }
-        bytes.append(UInt8(ascii: "]"))
-        return bytes
     }
 
-    private func respond(toElement element: JSONValue) async -> JSONRPCResponse? {
+    private func respond(toElement element: JSONValue, answer: (JSONRPCResponse?) async -> Void) async {
         switch prepare(element) {
-        case .finished(let response): response
-        case .ready(let call): await run(call)
+        case .finished(let response): await answer(response)
+        case .ready(let call): await run(call, answer: answer)
+        }
+    }
+
+    /// The answers of a batch's requests as they come; the whole batch's text once the last has answered.
+    private final class BatchAnswers: Sendable {
+        private struct Collected {
+            var responses: [JSONRPCResponse?]
+            var remaining: Int
+        }
+
+        private let collected: Mutex<Collected>
+
+        init(count: Int) {
+            collected = Mutex(Collected(responses: Array(repeating: nil, count: count), remaining: count))
+        }
+
+        /// Records request `index`'s answer (`nil` for a notification); returns the batch's response text when
+        /// this was the last answer and any request has a response: a batch of notifications is answered with
+        /// nothing at all, not with an empty array.
+        func record(_ response: JSONRPCResponse?, at index: Int) -> [UInt8]? {
+            let responses = collected.withLock { collected -> [JSONRPCResponse]? in
+                collected.responses[index] = response
+                collected.remaining -= 1
+                return collected.remaining == 0 ? collected.responses.compactMap { $0 } : nil
+            }
+            guard let responses, !responses.isEmpty else { return nil }
+            var bytes: [UInt8] = [UInt8(ascii: "[")]
+            for (index, response) in responses.enumerated() {
+                if index > 0 { bytes.append(UInt8(ascii: ",")) }
+                response.serialize(into: &bytes)
+            }
+            bytes.append(UInt8(ascii: "]"))
+            return bytes
         }
     }
 
@@ -250,23 +301,69 @@ public final class JSONRPCRouter: Sendable {
         )
     }
 
-    private func run(_ call: Call) async -> JSONRPCResponse? {
+    /// Runs a call's handler and gives `answer` its response (`nil` for a notification), once. With a deadline,
+    /// the answer can come before this returns: see ``run(_:context:deadlineMilliseconds:answer:)``.
+    private func run(_ call: Call, answer: (JSONRPCResponse?) async -> Void) async {
         await CorrelationID.$current.withValue(call.correlationID) {
             let context = context(for: call)
+            if let deadline = call.meta.deadlineMilliseconds {
+                return await run(call, context: context, deadlineMilliseconds: deadline, answer: answer)
+            }
             let outcome: Result<JSONValue, JSONRPCError>
             do {
-                let result: JSONValue
-                if let deadline = call.meta.deadlineMilliseconds {
-                    result = try await Self.run(
-                        call.method, call.request.params, context, deadlineMilliseconds: deadline)
-                } else {
-                    result = try await call.method.invoke(call.request.params, context)
-                }
-                outcome = .success(result)
+                outcome = .success(try await call.method.invoke(call.request.params, context))
             } catch {
                 outcome = .failure(Self.clientError(for: error, logger: context.logger))
             }
-            return finish(call.request, outcome: outcome, correlationID: call.correlationID, start: call.start)
+            await answer(finish(call.request, outcome: outcome, correlationID: call.correlationID, start: call.start))
+        }
+    }
+
+    /// Runs a handler that must finish within the client's deadline. When the deadline comes first, the client is
+    /// answered `deadline_exceeded` at once and the handler is cancelled; this returns when the handler has
+    /// returned (its result is dropped), so that it still counts among the connection's requests in flight.
+    private func run(
+        _ call: Call,
+        context: RequestContext,
+        deadlineMilliseconds: Int,
+        answer: (JSONRPCResponse?) async -> Void
+    ) async {
+        enum Event: Sendable {
+            case returned(Result<JSONValue, any Error>)
+            case deadlinePassed
+        }
+        let method = call.method
+        let params = call.request.params
+        await withTaskGroup(of: Event?.self) { group in
+            group.addTask {
+                do {
+                    return .returned(.success(try await method.invoke(params, context)))
+                } catch {
+                    return .returned(.failure(error))
+                }
+            }
+            group.addTask {
+                do {
+                    try await Task.sleep(until: context.deadline!, clock: .continuous)
+                    return .deadlinePassed
+                } catch {
+                    return nil  // Cancelled: the handler returned first, or the server is stopping.
+                }
+            }
+            var first: Event?
+            while first == nil, let event = await group.next() { first = event }
+            group.cancelAll()
+            let outcome: Result<JSONValue, JSONRPCError>
+            switch first {
+            case .returned(.success(let result)):
+                outcome = .success(result)
+            case .returned(.failure(let error)):
+                outcome = .failure(Self.clientError(for: error, logger: context.logger))
+            case .deadlinePassed, nil:
+                outcome = .failure(.deadlineExceeded(deadlineMilliseconds: deadlineMilliseconds))
+            }
+            await answer(finish(call.request, outcome: outcome, correlationID: call.correlationID, start: call.start))
+            // Leaving the group waits for a handler still running past the deadline.
         }
     }
 

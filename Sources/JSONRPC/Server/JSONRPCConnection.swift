@@ -68,8 +68,11 @@ struct JSONRPCConnection {
                 defer { slots.signal() }
                 switch work {
                 case .pending(let message, let framing):
-                    guard let response = await router.respond(to: message) else { return }
-                    await write(framing.frame(response, allocator: allocator))
+                    // Returns when the message's handlers have: one answered at its deadline keeps its slot until
+                    // then.
+                    await router.respond(to: message) { response in
+                        await write(framing.frame(response, allocator: allocator))
+                    }
                 case .refused(let error, let framing, _):
                     await write(framing.frame(router.errorResponse(error), allocator: allocator))
                 case .response(let buffer):
