@@ -74,6 +74,55 @@ struct SMSUnreadableRecipientTests {
         }
     }
 
+    /// The claim reads the member's key, but the start reads it again under the row's lock: a number re-encrypted
+    /// under a key this instance lacks in between (while the message waited for its rate-limit token) holds the
+    /// message there too, without using up an attempt, and it goes once the key is configured.
+    @Test func aNumberReEncryptedUnderAMissingKeyAfterTheClaimWaitsAtTheStart() async throws {
+        let keys = RotationKeys()
+        let missing = FernetKey.generate()
+        try await MembersHarness.run(cipher: try keys.cipher([keys.a])) { harness in
+            let members = try await harness.makeMembers(2)
+            var messages: [String: String] = [:]  // phone → message id
+            for member in members {
+                let sent = try await harness.result("sms.send", ["member_id": .string(member.id), "body": "Hello"])
+                messages[member.phone] = try #require(sent["message_id"]?.stringValue)
+            }
+            let provider = ScriptedProvider()
+            let sender = try harness.with(cipher: try keys.cipher([keys.a]))
+            // One token, then one every 5 s: both messages are claimed at once, and the second waits for its token
+            // after its claim read key a.
+            try await SMSSenders.run(sender, provider: provider, rate: 0.2, capacity: 1) {
+                var first: String?
+                for _ in 0..<400 where first == nil {
+                    first = provider.taken.first?.to
+                    if first == nil { try await Task.sleep(for: .milliseconds(10)) }
+                }
+                let other = try #require(members.first { $0.phone != first })
+                let reencrypted = try keys.cipher([missing])
+                _ = try await harness.database.query(
+                    "UPDATE members SET phone_ciphertext = $2, encryption_key_id = $3 WHERE id = $1::uuid",
+                    [.text(other.id), .text(reencrypted.seal(other.phone)), .text(missing.fingerprint)]
+                )
+                let id = try #require(messages[other.phone])
+                let status = try await Self.waitUntilHeld(id, naming: missing.fingerprint, in: sender)
+                #expect(status["status"] == "queued" || status["status"] == "sending", "\(status)")
+                #expect(status["attempts"] == 0, "a wait uses up no attempt")
+                #expect(status["error"]?["reason"] == nil)
+                // Held at the start (the decryption's error is logged with it), not at a later claim.
+                let held = sender.logs.captured.filter { $0.contains("SMS waits") }
+                #expect(held.first?.contains("\"error\"") == true, "\(held)")
+            }
+            #expect(provider.taken.count == 1)
+
+            // The key is configured: the message goes.
+            let withKey = try harness.with(cipher: try keys.cipher([keys.a, missing]))
+            try await SMSSenders.run(withKey, provider: provider) {
+                for id in messages.values { try await harness.waitForMessage(id, in: ["sent"]) }
+            }
+            #expect(Set(provider.taken.map(\.to)) == Set(members.map(\.phone)))
+        }
+    }
+
     /// Waiting is for messages that could go once the key is back: one to a member who opted out, or was deleted,
     /// still ends with that reason.
     @Test(arguments: ["member.optOut", "member.delete"])
