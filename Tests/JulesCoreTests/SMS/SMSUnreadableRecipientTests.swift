@@ -89,9 +89,9 @@ struct SMSUnreadableRecipientTests {
             }
             let provider = ScriptedProvider()
             let sender = try harness.with(cipher: try keys.cipher([keys.a]))
-            // One token, then one every 5 s: both messages are claimed at once, and the second waits for its token
+            // One token, then one every 3 s: both messages are claimed at once, and the second waits for its token
             // after its claim read key a.
-            try await SMSSenders.run(sender, provider: provider, rate: 0.2, capacity: 1) {
+            try await SMSSenders.run(sender, provider: provider, rate: 1.0 / 3, capacity: 1) {
                 var first: String?
                 for _ in 0..<400 where first == nil {
                     first = provider.taken.first?.to
