@@ -18,11 +18,12 @@ enum TestSupport {
 
     static func router(
         _ methods: [any JSONRPCMethod] = SpecMethods.all,
-        maximumBatchSize: Int = 100
+        maximumBatchSize: Int = 100,
+        maximumBatchConcurrency: Int = 8
     ) -> JSONRPCRouter {
         JSONRPCRouter(
             methods: methods,
-            configuration: .init(maximumBatchSize: maximumBatchSize),
+            configuration: .init(maximumBatchSize: maximumBatchSize, maximumBatchConcurrency: maximumBatchConcurrency),
             logger: logger,
             metricsFactory: NOOPMetricsHandler.instance
         )
@@ -215,6 +216,8 @@ enum StartedRequests {
     private static let tags = Mutex<Set<String>>([])
 
     static func mark(_ tag: String) { tags.withLock { _ = $0.insert(tag) } }
+
+    static func contains(_ tag: String) -> Bool { tags.withLock { $0.contains(tag) } }
 
     static func waitFor(_ tag: String) async throws {
         for _ in 0..<2000 where !tags.withLock({ $0.contains(tag) }) {

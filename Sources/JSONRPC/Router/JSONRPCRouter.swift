@@ -107,7 +107,8 @@ public final class JSONRPCRouter: Sendable {
     /// A message read and checked, whose handlers have yet to run.
     public struct PendingMessage: Sendable {
         fileprivate enum Work: Sendable {
-            case batch([JSONValue])
+            /// The batch's requests, and when it was read: their deadlines count from then.
+            case batch([JSONValue], read: ContinuousClock.Instant)
             case call(Call)
         }
 
@@ -128,7 +129,7 @@ public final class JSONRPCRouter: Sendable {
             return .answered(errorResponse(.parseError(String(describing: error)), id: .null))
         }
         if case .array(let elements) = parsed {
-            return .pending(PendingMessage(work: .batch(elements)))
+            return .pending(PendingMessage(work: .batch(elements, read: .now)))
         }
         switch prepare(parsed) {
         case .finished(let response):
@@ -148,8 +149,8 @@ public final class JSONRPCRouter: Sendable {
     /// (a running database query, say) take time to stop.
     public func respond(to pending: PendingMessage, send: @escaping @Sendable ([UInt8]) async -> Void) async {
         switch pending.work {
-        case .batch(let elements):
-            await respond(toBatch: elements, send: send)
+        case .batch(let elements, let read):
+            await respond(toBatch: elements, read: read, send: send)
         case .call(let call):
             await run(call) { response in
                 if let response { await send(Self.serialize(response)) }
@@ -176,7 +177,11 @@ public final class JSONRPCRouter: Sendable {
         return bytes
     }
 
-    private func respond(toBatch elements: [JSONValue], send: @escaping @Sendable ([UInt8]) async -> Void) async {
+    private func respond(
+        toBatch elements: [JSONValue],
+        read: ContinuousClock.Instant,
+        send: @escaping @Sendable ([UInt8]) async -> Void
+    ) async {
         guard !elements.isEmpty else {
             return await send(errorResponse(.invalidRequest("a batch must hold at least one request")))
         }
@@ -194,7 +199,7 @@ public final class JSONRPCRouter: Sendable {
             func startNext() -> Bool {
                 guard let (index, element) = pending.next() else { return false }
                 group.addTask {
-                    await self.respond(toElement: element) { response in
+                    await self.respond(toElement: element, read: read) { response in
                         if let bytes = answers.record(response, at: index) { await send(bytes) }
                     }
                 }
@@ -207,8 +212,12 @@ public final class JSONRPCRouter: Sendable {
         }
     }
 
-    private func respond(toElement element: JSONValue, answer: (JSONRPCResponse?) async -> Void) async {
-        switch prepare(element) {
+    private func respond(
+        toElement element: JSONValue,
+        read: ContinuousClock.Instant,
+        answer: (JSONRPCResponse?) async -> Void
+    ) async {
+        switch prepare(element, read: read) {
         case .finished(let response): await answer(response)
         case .ready(let call): await run(call, answer: answer)
         }
@@ -253,7 +262,10 @@ public final class JSONRPCRouter: Sendable {
         var meta: RequestMeta
         var correlationID: String
         var method: AnyJSONRPCMethod
+        /// When the handler was about to start: the request's duration counts from here.
         var start: ContinuousClock.Instant
+        /// When the client stops waiting: `deadline_ms` after the message holding the request was read.
+        var deadline: ContinuousClock.Instant?
     }
 
     private enum Preparation {
@@ -263,7 +275,9 @@ public final class JSONRPCRouter: Sendable {
     }
 
     /// Validates the envelope and `_meta` and finds the method.
-    private func prepare(_ element: JSONValue) -> Preparation {
+    /// - Parameter read: When the message holding the request was read (a batch's requests are prepared as they
+    ///   get a place to run); now when `nil`.
+    private func prepare(_ element: JSONValue, read: ContinuousClock.Instant? = nil) -> Preparation {
         let request: JSONRPCRequest
         do {
             request = try JSONRPCRequest(validating: element)
@@ -288,7 +302,9 @@ public final class JSONRPCRouter: Sendable {
             return .finished(finish(request, outcome: .failure(error), correlationID: correlationID, start: start))
         }
         return .ready(
-            Call(request: request, meta: meta, correlationID: correlationID, method: method, start: start))
+            Call(
+                request: request, meta: meta, correlationID: correlationID, method: method, start: start,
+                deadline: meta.deadlineMilliseconds.map { (read ?? start) + .milliseconds($0) }))
     }
 
     private func context(for call: Call) -> RequestContext {
@@ -296,18 +312,26 @@ public final class JSONRPCRouter: Sendable {
             method: call.request.method,
             correlationID: call.correlationID,
             idempotencyKey: call.meta.idempotencyKey,
-            deadline: call.meta.deadlineMilliseconds.map { call.start + .milliseconds($0) },
+            deadline: call.deadline,
             logger: logger
         )
     }
 
     /// Runs a call's handler and gives `answer` its response (`nil` for a notification), once. With a deadline,
-    /// the answer can come before this returns: see ``run(_:context:deadlineMilliseconds:answer:)``.
+    /// the answer can come before this returns: see ``run(_:context:deadline:milliseconds:answer:)``.
     private func run(_ call: Call, answer: (JSONRPCResponse?) async -> Void) async {
         await CorrelationID.$current.withValue(call.correlationID) {
             let context = context(for: call)
-            if let deadline = call.meta.deadlineMilliseconds {
-                return await run(call, context: context, deadlineMilliseconds: deadline, answer: answer)
+            if let deadline = call.deadline, let milliseconds = call.meta.deadlineMilliseconds {
+                guard deadline > .now else {
+                    // It waited past its deadline for a place to run (a full connection, a long batch): the client
+                    // has stopped waiting, so nothing is started that it would not hear the end of.
+                    let outcome = Result<JSONValue, JSONRPCError>.failure(
+                        .deadlineExceeded(deadlineMilliseconds: milliseconds))
+                    return await answer(
+                        finish(call.request, outcome: outcome, correlationID: call.correlationID, start: call.start))
+                }
+                return await run(call, context: context, deadline: deadline, milliseconds: milliseconds, answer: answer)
             }
             let outcome: Result<JSONValue, JSONRPCError>
             do {
@@ -325,7 +349,8 @@ public final class JSONRPCRouter: Sendable {
     private func run(
         _ call: Call,
         context: RequestContext,
-        deadlineMilliseconds: Int,
+        deadline: ContinuousClock.Instant,
+        milliseconds: Int,
         answer: (JSONRPCResponse?) async -> Void
     ) async {
         enum Event: Sendable {
@@ -344,7 +369,7 @@ public final class JSONRPCRouter: Sendable {
             }
             group.addTask {
                 do {
-                    try await Task.sleep(until: context.deadline!, clock: .continuous)
+                    try await Task.sleep(until: deadline, clock: .continuous)
                     return .deadlinePassed
                 } catch {
                     return nil  // Cancelled: the handler returned first, or the server is stopping.
@@ -360,7 +385,7 @@ public final class JSONRPCRouter: Sendable {
             case .returned(.failure(let error)):
                 outcome = .failure(Self.clientError(for: error, logger: context.logger))
             case .deadlinePassed, nil:
-                outcome = .failure(.deadlineExceeded(deadlineMilliseconds: deadlineMilliseconds))
+                outcome = .failure(.deadlineExceeded(deadlineMilliseconds: milliseconds))
             }
             await answer(finish(call.request, outcome: outcome, correlationID: call.correlationID, start: call.start))
             // Leaving the group waits for a handler still running past the deadline.
@@ -414,24 +439,6 @@ public final class JSONRPCRouter: Sendable {
             return JSONRPCResponse(id: id, outcome: .result(result))
         case .failure(let error):
             return JSONRPCResponse(id: id, outcome: .error(error, correlationID: correlationID))
-        }
-    }
-
-    /// Runs a handler that must finish within the client's deadline.
-    private static func run(
-        _ method: AnyJSONRPCMethod,
-        _ params: JSONValue?,
-        _ context: RequestContext,
-        deadlineMilliseconds: Int
-    ) async throws -> JSONValue {
-        try await withThrowingTaskGroup(of: JSONValue.self) { group in
-            group.addTask { try await method.invoke(params, context) }
-            group.addTask {
-                try await Task.sleep(until: context.deadline!, clock: .continuous)
-                throw JSONRPCError.deadlineExceeded(deadlineMilliseconds: deadlineMilliseconds)
-            }
-            defer { group.cancelAll() }
-            return try await group.next()!
         }
     }
 
