@@ -42,8 +42,10 @@ struct PoolTests {
             }
         ) { client in
             try await withThrowingTaskGroup(of: Void.self) { group in
+                // Long enough that both are still running when the third caller queues on a busy machine (a CI run
+                // once took over a second between the two: 1 s did not).
                 for _ in 0..<2 {
-                    group.addTask { _ = try await client.query("SELECT pg_sleep(1)") }
+                    group.addTask { _ = try await client.query("SELECT pg_sleep(3)") }
                 }
                 try await waitUntil { client.statistics.inUse == 2 }
                 let clock = ContinuousClock()
