@@ -107,6 +107,9 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
     /// The server refused the data itself (SQLSTATE class 22: a value out of range, an invalid escape, …): sending
     /// the same values again fails again.
     public var isDataException: Bool { self.sqlState?.hasPrefix("22") == true }
+    /// The server refused the values themselves: a data exception, or a check or NOT NULL constraint (class 23's
+    /// rules about one row's own values, unlike a unique or foreign key, which depend on other rows).
+    public var refusesTheValues: Bool { isDataException || isCheckViolation || isNotNullViolation }
 
     public var description: String {
         var parts = ["code: \(self.code)", "message: \(self.message)"]

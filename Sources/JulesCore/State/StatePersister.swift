@@ -232,7 +232,7 @@ public struct StatePersister: Service {
         do {
             stored = try await store.rows.upsert(valid)
         } catch {
-            guard error.isDataException else { throw error }
+            guard error.refusesTheValues else { throw error }
             stored = try await persistOneByOne(valid)
         }
         let ids = entries.map { RedisArgument($0.id) }
@@ -249,8 +249,9 @@ public struct StatePersister: Service {
         persisted.increment(by: valid.count { entry in entry.version <= stored[entry.household] ?? -1 })
     }
 
-    /// After PostgreSQL refused a batch for its data: each entry on its own. One it refuses (written before
-    /// `state.update` checked for such values, or by hand) is logged and dropped, rather than holding up the
+    /// After PostgreSQL refused a batch for its data (a value `jsonb` refuses, a state that is not an object, a
+    /// negative version): each entry on its own. One it refuses (written before `state.update` checked for such
+    /// values, or by hand) is logged and dropped, rather than holding up the
     /// journal behind it forever; its cached copy is left without an expiry, so reads still see it. Returns, for
     /// each household, the newest version PostgreSQL holds from these entries.
     private func persistOneByOne(_ entries: [StateDatabase.Entry]) async throws -> [UUID: Int64] {
@@ -261,7 +262,7 @@ public struct StatePersister: Service {
                     stored[household] = max(stored[household] ?? version, version)
                 }
             } catch {
-                guard error.isDataException else { throw error }
+                guard error.refusesTheValues else { throw error }
                 logger.error(
                     "PostgreSQL refused a state journal entry; it is dropped from the journal",
                     metadata: [

@@ -149,15 +149,19 @@ struct StatePersisterTests {
         }
     }
 
-    @Test func anEntryPostgreSQLRefusesIsDroppedAndTheRestAreStored() async throws {
+    /// Entries written around state.update's checks (as an older build, or a hand, could have): a value jsonb
+    /// refuses (a data exception), a state that is not an object and a negative version (check constraints).
+    @Test(arguments: [
+        (#"{"note":"\u0000"}"#, "1"), ("[1]", "1"), (#"{"n":1}"#, "-1"),
+    ])
+    func anEntryPostgreSQLRefusesIsDroppedAndTheRestAreStored(_ stored: String, _ version: String) async throws {
         try await MembersHarness.run { harness in
             let good = try await harness.createHousehold()
             let bad = try await harness.createHousehold()
             _ = try await harness.result("state.update", ["household_id": .string(good), "state": ["n": 1]])
-            // Written around state.update's checks (as an older build could have): jsonb refuses \u0000.
             _ = try await harness.redis.command([
-                "XADD", RedisArgument(harness.state.journalKey), "*", "h", RedisArgument(bad), "v", "1", "s",
-                #"{"note":"\u0000"}"#,
+                "XADD", RedisArgument(harness.state.journalKey), "*", "h", RedisArgument(bad), "v",
+                RedisArgument(version), "s", RedisArgument(stored),
             ])
             _ = try await harness.result("state.update", ["household_id": .string(good), "state": ["n": 2]])
             try await withPersister(harness) { try await harness.waitForEmptyJournal() }
