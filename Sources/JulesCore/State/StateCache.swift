@@ -173,11 +173,13 @@ struct StateCache: Sendable {
         """
     )
 
+    /// A key that is not a hash (made by hand) is passed over rather than failing the batch's other keys: the
+    /// persister runs this before it acknowledges the entries, so an error would store the batch again for ever.
     static let markPersistedScript = RedisScript(
         """
         local ttl = ARGV[#ARGV]
         for i, key in ipairs(KEYS) do
-            if redis.call('HGET', key, 'v') == ARGV[i] then redis.call('EXPIRE', key, ttl) end
+            if redis.pcall('HGET', key, 'v') == ARGV[i] then redis.call('EXPIRE', key, ttl) end
         end
         return 0
         """

@@ -235,16 +235,18 @@ public struct StatePersister: Service {
             guard error.refusesTheValues else { throw error }
             stored = try await persistOneByOne(valid)
         }
+        // Only the versions PostgreSQL holds may expire from the cache. An entry skipped because PostgreSQL holds a
+        // newer version (written around the cache) leaves its copy without a TTL: that copy holds acknowledged
+        // updates PostgreSQL lacks, which the stale-copy check still has to combine with the newer version.
+        // Marked before the entries are acknowledged: a failure (or a crash) in between leaves the entries to be
+        // stored and marked again, where the other order left copies that never expire.
+        try await store.cache.markPersisted(stored.map { ($0.key, $0.value) })
         let ids = entries.map { RedisArgument($0.id) }
         let replies = try await redis.pipeline([
             ["XACK", store.cache.journalKey, StateCache.consumerGroup] + ids,
             ["XDEL", store.cache.journalKey] + ids,
         ])
         for reply in replies { _ = try reply.get() }
-        // Only the versions PostgreSQL holds may expire from the cache. An entry skipped because PostgreSQL holds a
-        // newer version (written around the cache) leaves its copy without a TTL: that copy holds acknowledged
-        // updates PostgreSQL lacks, which the stale-copy check still has to combine with the newer version.
-        try await store.cache.markPersisted(stored.map { ($0.key, $0.value) })
         batchSizes.record(entries.count)
         persisted.increment(by: valid.count { entry in entry.version <= stored[entry.household] ?? -1 })
     }
