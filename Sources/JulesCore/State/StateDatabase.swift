@@ -99,6 +99,8 @@ struct StateDatabase: Sendable {
         case written(ConversationState)
         case versionMismatch(current: Int64)
         case householdNotFound
+        /// An expected version matched PostgreSQL's, which may not be the newest acknowledged: nothing was written.
+        case comparisonUnsafe
     }
 
     /// Writes a state straight to PostgreSQL (Redis unreachable), recording that the cached copy is stale.
@@ -133,7 +135,18 @@ struct StateDatabase: Sendable {
                 [.uuid(household)]
             )
             let current: Int64 = try rows[0].decode("version")
-            if let expected, expected != current { return .versionMismatch(current: current) }
+            if let expected {
+                if expected != current { return .versionMismatch(current: current) }
+                // PostgreSQL's version is the newest acknowledged only if it was itself written around the cache
+                // (after the unreachable journal's, which it jumped past): else the journal may hold newer versions,
+                // acknowledged just before the outage, and a writer comparing with this one would win against a
+                // version another writer already won against.
+                let recorded = try await transaction.query(
+                    "SELECT version FROM state_cache_invalidations WHERE household_id = $1", [.uuid(household)])
+                guard let version: Int64 = try recorded.first?.decode("version"), version == current else {
+                    return .comparisonUnsafe
+                }
+            }
             let currentState = try (rows[0].decode("state", as: String?.self)).map { text in try JSONParser.parse(text)
             }
             // Every write around the cache jumps past whatever the journal may still hold, including what an

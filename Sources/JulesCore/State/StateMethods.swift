@@ -24,6 +24,15 @@ extension StateStore.Failure: JSONRPCErrorConvertible {
                     + "and stored later. Do not apply it again.",
                 details: ["applied_version": JSONValue(Int(version))]
             )
+        case .outcomeUnknown:
+            .unavailable(
+                "The connection to Redis closed after the update was sent; the update may have taken effect. Read "
+                    + "the state before applying it again.")
+        case .expectedVersionNeedsCache:
+            .unavailable(
+                "Redis is unreachable, and PostgreSQL may not hold this household's newest acknowledged version, so "
+                    + "expected_version cannot be checked. Retry once Redis is back, or after an update without "
+                    + "expected_version.")
         }
     }
 }

@@ -48,6 +48,14 @@ public final class StateStore: Sendable {
         /// before the answer: the persister stores it once PostgreSQL answers, or, when PostgreSQL holds a newer
         /// version written around the cache, the stale-copy check combines it with that version.
         case appliedNotDurable(version: Int64)
+        /// The connection to Redis closed after the write was sent, before its reply: Redis may have applied it, so
+        /// it is not applied again around the cache (as after a timeout).
+        case outcomeUnknown
+        /// An update with an expected version while Redis is unreachable, to a household not yet written during the
+        /// outage: PostgreSQL may lack updates acknowledged just before it (still in the journal), so a match there
+        /// would not mean the version is current. Once the household has been written around the cache, its
+        /// version there is the newest, and compare-and-set works again.
+        case expectedVersionNeedsCache
     }
 
     let cache: StateCache
@@ -208,6 +216,7 @@ public final class StateStore: Sendable {
             return state.version
         case .versionMismatch(let current): throw Failure.versionMismatch(current: current)
         case .householdNotFound: throw Failure.householdNotFound
+        case .comparisonUnsafe: throw Failure.expectedVersionNeedsCache
         }
     }
 
@@ -241,7 +250,19 @@ public final class StateStore: Sendable {
                     merged, try Self.encode(merged ?? .null, maximumBytes: maximumStateBytes), cached.version
                 )
             }
-            switch try await cache.write(household, stored: stored, expected: precondition) {
+            let outcome: StateCache.WriteOutcome
+            do {
+                outcome = try await cache.write(household, stored: stored, expected: precondition)
+            } catch {
+                guard error.code == .connectionClosed else { throw error }
+                // Sent, and perhaps applied: writing it around the cache as well would apply it twice (a merge
+                // again on top of later updates). The next request finds out whether Redis is reachable.
+                logger.warning(
+                    "the Redis connection closed before a state write's reply; it may have been applied",
+                    metadata: ["error": .string(error.description)])
+                throw Failure.outcomeUnknown
+            }
+            switch outcome {
             case .written(let version):
                 if durable {
                     let persisted: [UUID: Int64]
