@@ -28,6 +28,11 @@ struct StateCache: Sendable {
         RedisArgument(keyPrefix + household.lowercasedText)
     }
 
+    /// The lowest version a fill may cache for a household, set by the stale-copy check (``raiseFloor(_:to:)``).
+    func floorKey(_ household: UUID) -> RedisArgument {
+        RedisArgument(keyPrefix + "floor:" + household.lowercasedText)
+    }
+
     var ttlSeconds: RedisArgument {
         RedisArgument(String(max(1, ttl.components.seconds)))
     }
@@ -82,11 +87,12 @@ struct StateCache: Sendable {
         }
     }
 
-    /// Caches a state loaded from PostgreSQL, unless the cache already holds that version or a newer one.
+    /// Caches a state loaded from PostgreSQL, unless the cache already holds that version or a newer one, or the
+    /// stale-copy check has seen a newer one written around the cache.
     func fill(_ household: UUID, _ state: ConversationState) async throws(RedisError) {
         _ = try await redis.batchedEvaluate(
             Self.fillScript,
-            keys: [key(household)],
+            keys: [key(household), floorKey(household)],
             arguments: [RedisArgument(String(state.version)), RedisArgument(state.storedText), ttlSeconds]
         )
     }
@@ -138,6 +144,17 @@ struct StateCache: Sendable {
         }
     }
 
+    /// Keeps fills below `version` out of the cache for ``ttl``: a read that loaded an older state from PostgreSQL
+    /// before a write around the cache, and fills it only after the stale-copy check has dealt with that write,
+    /// would otherwise cache a copy older than an acknowledged update, which no later check would drop.
+    func raiseFloor(_ household: UUID, to version: Int64) async throws(RedisError) {
+        _ = try await redis.batchedEvaluate(
+            Self.raiseFloorScript,
+            keys: [floorKey(household)],
+            arguments: [RedisArgument(String(version)), ttlSeconds]
+        )
+    }
+
     /// Drops cached entries older than `version` (written around Redis while it was unreachable).
     func invalidate(_ household: UUID, olderThan version: Int64) async throws(RedisError) {
         _ = try await redis.batchedEvaluate(
@@ -167,6 +184,8 @@ struct StateCache: Sendable {
         """
         local current = redis.call('HGET', KEYS[1], 'v')
         if current and tonumber(current) >= tonumber(ARGV[1]) then return 0 end
+        local floor = redis.call('GET', KEYS[2])
+        if floor and tonumber(floor) > tonumber(ARGV[1]) then return 0 end
         redis.call('HSET', KEYS[1], 'v', ARGV[1], 's', ARGV[2])
         redis.call('EXPIRE', KEYS[1], ARGV[3])
         return 1
@@ -196,6 +215,15 @@ struct StateCache: Sendable {
         redis.call('HSET', KEYS[1], 'v', ARGV[2], 's', ARGV[3])
         redis.call('EXPIRE', KEYS[1], ARGV[4])
         return {1, tonumber(ARGV[2])}
+        """
+    )
+
+    static let raiseFloorScript = RedisScript(
+        """
+        local floor = redis.call('GET', KEYS[1])
+        if floor and tonumber(floor) >= tonumber(ARGV[1]) then return 0 end
+        redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+        return 1
         """
     )
 

@@ -458,6 +458,9 @@ public final class StateStore: Sendable {
         let connections = cache.redis.connectionsOpened
         var rebased = 0
         for pending in try await rows.pendingInvalidations() {
+            // First, so that no read which loaded a state older than these writes caches it once they are dealt
+            // with (its fill may come after this check).
+            try await cache.raiseFloor(pending.household, to: pending.version)
             if pending.needsRebase {
                 let (outcome, rewrote) = try await reconcile(pending.household)
                 if rewrote {

@@ -64,4 +64,34 @@ struct StaleCopyCheckTests {
             await unreachable.shutdown()
         }
     }
+    /// A read misses, loads the state from PostgreSQL, and fills the cache only after another instance wrote around
+    /// the cache and the check dealt with that write (there was nothing cached to drop): the older state it loaded
+    /// must not be cached, or reads would go on seeing it after a newer acknowledged update.
+    @Test func aFillThatComesAfterTheCheckDoesNotCacheAnOlderState() async throws {
+        try await MembersHarness.run { harness in
+            let household = try await harness.createHousehold()
+            let householdID = try #require(UUID(uuidString: household))
+            let id = JSONValue.string(household)
+            _ = try await harness.result(
+                "state.update", ["household_id": id, "state": ["by": "here"], "durable": true])
+            _ = try await harness.redis.command(["DEL", RedisArgument(harness.state.cacheKey(for: householdID))])
+            let loaded = try #require(try await harness.state.rows.load(householdID))
+
+            let unreachable = RedisClient(
+                configuration: try RedisConfiguration(url: "unix:///tmp/jules-no-such-dir/redis.sock"),
+                logger: Logger(label: "test"))
+            let other = StateStore(database: harness.database, redis: unreachable, logger: Logger(label: "test"))
+            let around = try await other.update(householdID, .replace(["by": "there"]))
+            try await harness.state.dropStaleCopies()
+
+            try await harness.state.cache.fill(householdID, loaded)
+            let read = try await harness.result("state.get", ["household_id": id])
+            #expect(read["state"] == ["by": "there"])
+            #expect(read["version"]?.intValue == Int(around))
+            // A fill of the current version still caches it.
+            #expect(read["source"] == "database")
+            #expect(try await harness.result("state.get", ["household_id": id])["source"] == "cache")
+            await unreachable.shutdown()
+        }
+    }
 }
