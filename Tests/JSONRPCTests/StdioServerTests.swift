@@ -3,6 +3,7 @@
 #endif
 import Foundation
 import JSONRPC
+import NIOCore
 import Testing
 
 /// The stdio server on real pipes: everything is written and standard input closed first, then the server runs
@@ -86,6 +87,54 @@ import Testing
         #expect(output.utf8.count > 300_000)
         let message = try JSONParser.parse(String(output.dropLast()))
         #expect(message["result"]?["text"]?.stringValue == text)
+    }
+
+    /// The usual "write everything, close standard input, wait" of a parent that forgot to read standard output:
+    /// the answers fill the pipe, and the server still stops, `drainTimeout` after the input ended.
+    @Test func aReaderThatNeverReadsCannotKeepTheServerRunning() async throws {
+        var inputPipe: [Int32] = [0, 0]
+        var outputPipe: [Int32] = [0, 0]
+        #expect(pipe(&inputPipe) == 0 && pipe(&outputPipe) == 0)
+        defer { for descriptor in inputPipe + outputPipe { close(descriptor) } }
+        let request = #"{"jsonrpc":"2.0","method":"sum","params":[1,2],"id":"a-long-id-to-fill-the-pipe-sooner"}"#
+        let bytes = Array(String(repeating: request + "\n", count: 5_000).utf8)
+        let inputWriteEnd = inputPipe[1]
+        DispatchQueue.global().async {
+            var offset = 0
+            while offset < bytes.count {
+                let count = bytes.withUnsafeBytes { write(inputWriteEnd, $0.baseAddress! + offset, $0.count - offset) }
+                if count <= 0 { break }
+                offset += count
+            }
+            close(inputWriteEnd)
+        }
+        inputPipe[1] = -1
+        let server = StdioServer(
+            configuration: .init(
+                inputDescriptor: inputPipe[0], outputDescriptor: outputPipe[1], drainTimeout: .milliseconds(400)),
+            router: TestSupport.router(),
+            logger: TestSupport.logger
+        )
+        let (stopped, stoppedSignal) = AsyncStream<Void>.makeStream()
+        let running = Task {
+            try await server.run()
+            stoppedSignal.yield()
+        }
+        let stoppedInTime = await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                for await _ in stopped { return true }
+                return false
+            }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(60))
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+        #expect(stoppedInTime, "the server did not stop while its output was not read")
+        if stoppedInTime { try await running.value }
     }
 
     @Test func aFirstMessageThatIsNotAnObjectIsAnsweredAtOnce() async throws {

@@ -13,6 +13,7 @@ final class FrameInbox<Element: Sendable>: Sendable {
         var isFinished = false
         var failure: (any Error)?
         var readPaused = false
+        var onFinish: (@Sendable () -> Void)?
     }
 
     let highWatermark: Int
@@ -49,14 +50,26 @@ final class FrameInbox<Element: Sendable>: Sendable {
 
     /// Ends the stream: the reader gets the frames still waiting, then `nil` (or `failure`, thrown).
     func finish(failure: (any Error)? = nil) {
-        let waiter = state.withLockedValue { state -> CheckedContinuation<Element?, any Error>? in
-            guard !state.isFinished else { return nil }
+        let (waiter, onFinish) = state.withLockedValue {
+            state -> (CheckedContinuation<Element?, any Error>?, (@Sendable () -> Void)?) in
+            guard !state.isFinished else { return (nil, nil) }
             state.isFinished = true
             state.failure = failure
-            defer { state.waiter = nil }
-            return state.waiter
+            defer { (state.waiter, state.onFinish) = (nil, nil) }
+            return (state.waiter, state.onFinish)
         }
         if let failure { waiter?.resume(throwing: failure) } else { waiter?.resume(returning: nil) }
+        onFinish?()
+    }
+
+    /// Calls `action` once when the stream ends (the input's end, or the server's shutdown), at once if it has:
+    /// even while the reader is still busy with the frames before the end.
+    func whenFinished(_ action: @escaping @Sendable () -> Void) {
+        let finished = state.withLockedValue { state in
+            if !state.isFinished { state.onFinish = action }
+            return state.isFinished
+        }
+        if finished { action() }
     }
 
     /// Whether to read no more: the reader is behind, or the stream has ended.

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import ServiceLifecycle
+import Synchronization
 
 /// Serves one connection (a socket client, or stdin and stdout): runs the work its pipeline could not finish as
 /// it arrived (``FrameInboxHandler`` answers synchronous methods and malformed messages itself), answers each
@@ -14,6 +15,10 @@ struct JSONRPCConnection {
     let router: JSONRPCRouter
     let maximumInFlight: Int
     let logger: Logger
+    /// Once the input has ended (the peer's end of input, or graceful shutdown), how long the peer may take nothing
+    /// of what is written before the connection is closed on it. Without this bound a peer that stopped reading
+    /// would hold the answers waiting to be written, and with them the shutdown, for ever.
+    var drainTimeout: TimeAmount = .seconds(10)
 
     func run() async {
         await withTaskExecutorPreference(EventLoopTaskExecutor(connection.channel.eventLoop)) {
@@ -23,6 +28,11 @@ struct JSONRPCConnection {
 
     private func serve() async {
         let channel = connection.channel
+        let watchdog = DrainWatchdog()
+        // Once the input has ended, the answers still to come must not wait for ever on a peer that takes nothing
+        // (the reader may then still be waiting for a place among the requests in flight, held by such answers).
+        let drainTimeout = self.drainTimeout
+        connection.inbox.whenFinished { watchdog.start(on: channel, every: drainTimeout) }
         do {
             let slots = AsyncSemaphore(value: maximumInFlight)
             try await withThrowingDiscardingTaskGroup { group in
@@ -43,18 +53,15 @@ struct JSONRPCConnection {
         }
         // Every request has answered (the group waited for them), but answers written without waiting may still be
         // queued in the channel, and closing it would fail them, cutting an answer short. A channel completes its
-        // writes in order, so an empty write completes after all of them. A peer that takes nothing for
-        // `drainTimeout` is given up on: the close then fails what is left.
+        // writes in order, so an empty write completes after all of them; the watchdog closes the channel on a peer
+        // that takes nothing meanwhile, which fails what is left.
+        watchdog.start(on: channel, every: drainTimeout)
         let drained = channel.eventLoop.makePromise(of: Void.self)
         channel.writeAndFlush(ByteBuffer(), promise: drained)
-        let giveUp = channel.eventLoop.scheduleTask(in: Self.drainTimeout) { channel.close(promise: nil) }
         try? await drained.futureResult.get()
-        giveUp.cancel()
+        watchdog.stop()
         try? await channel.close()
     }
-
-    /// How long a closing connection waits for the peer to take the answers already written.
-    static let drainTimeout = TimeAmount.seconds(10)
 
     private func readFrames(into group: inout ThrowingDiscardingTaskGroup<any Error>, slots: AsyncSemaphore)
         async throws
@@ -93,7 +100,55 @@ struct JSONRPCConnection {
         if channel.isWritable {
             channel.writeAndFlush(buffer, promise: nil)
         } else {
-            try? await channel.writeAndFlush(buffer).get()
+            // A write's completion does not heed cancellation: when the task is cancelled (the server gives up on
+            // its shutdown), the channel is closed, which fails the write and ends the wait.
+            await withTaskCancellationHandler {
+                try? await channel.writeAndFlush(buffer).get()
+            } onCancel: {
+                channel.close(promise: nil)
+            }
+        }
+    }
+}
+
+/// Closes a connection whose peer has stopped taking what is written, once its input has ended: a channel found not
+/// writable (answers wait for the peer) at two looks in a row, half the timeout apart, is closed, which fails the
+/// writes that wait.
+final class DrainWatchdog: Sendable {
+    private struct State {
+        var task: Scheduled<Void>?
+        var stopped = false
+    }
+
+    private let state = Mutex(State())
+
+    /// Starts looking (once; later calls do nothing).
+    func start(on channel: any Channel, every timeout: TimeAmount) {
+        state.withLock { state in
+            guard state.task == nil, !state.stopped else { return }
+            state.task = schedule(on: channel, in: .nanoseconds(timeout.nanoseconds / 2), stuckBefore: false)
+        }
+    }
+
+    func stop() {
+        state.withLock { state in
+            state.stopped = true
+            state.task?.cancel()
+            state.task = nil
+        }
+    }
+
+    private func schedule(on channel: any Channel, in period: TimeAmount, stuckBefore: Bool) -> Scheduled<Void> {
+        channel.eventLoop.scheduleTask(in: period) { [self] in
+            let stuck = !channel.isWritable
+            if stuck, stuckBefore {
+                channel.close(promise: nil)
+                return
+            }
+            state.withLock { state in
+                guard !state.stopped else { return }
+                state.task = schedule(on: channel, in: period, stuckBefore: stuck)
+            }
         }
     }
 }

@@ -21,17 +21,22 @@ public struct StdioServer: Service {
         public var maximumInFlight: Int
         public var inputDescriptor: CInt
         public var outputDescriptor: CInt
+        /// After standard input ends (or shutdown begins), how long the reader of standard output may take none of
+        /// the answers still to be written before the server stops writing to it.
+        public var drainTimeout: TimeAmount
 
         public init(
             maximumMessageBytes: Int = 16 * 1024 * 1024,
             maximumInFlight: Int = 64,
             inputDescriptor: CInt = STDIN_FILENO,
-            outputDescriptor: CInt = STDOUT_FILENO
+            outputDescriptor: CInt = STDOUT_FILENO,
+            drainTimeout: TimeAmount = .seconds(10)
         ) {
             self.maximumMessageBytes = maximumMessageBytes
             self.maximumInFlight = maximumInFlight
             self.inputDescriptor = inputDescriptor
             self.outputDescriptor = outputDescriptor
+            self.drainTimeout = drainTimeout
         }
     }
 
@@ -89,7 +94,8 @@ public struct StdioServer: Service {
             connection: connection,
             router: router,
             maximumInFlight: configuration.maximumInFlight,
-            logger: logger
+            logger: logger,
+            drainTimeout: configuration.drainTimeout
         ).run()
         logger.info("standard input closed; stdio server stopped")
     }

@@ -21,17 +21,22 @@ public struct UnixSocketServer: Service {
         public var mode: UInt32
         public var maximumMessageBytes: Int
         public var maximumInFlightPerConnection: Int
+        /// After a connection's input ends (its peer's end, or shutdown), how long its peer may take none of the
+        /// answers still to be written before the connection is closed on it.
+        public var drainTimeout: TimeAmount
 
         public init(
             path: String,
             mode: UInt32 = 0o600,
             maximumMessageBytes: Int = 16 * 1024 * 1024,
-            maximumInFlightPerConnection: Int = 64
+            maximumInFlightPerConnection: Int = 64,
+            drainTimeout: TimeAmount = .seconds(10)
         ) {
             self.path = path
             self.mode = mode
             self.maximumMessageBytes = maximumMessageBytes
             self.maximumInFlightPerConnection = maximumInFlightPerConnection
+            self.drainTimeout = drainTimeout
         }
     }
 
@@ -96,7 +101,8 @@ public struct UnixSocketServer: Service {
                             connection: connection,
                             router: router,
                             maximumInFlight: configuration.maximumInFlightPerConnection,
-                            logger: logger
+                            logger: logger,
+                            drainTimeout: configuration.drainTimeout
                         ).run()
                     }
                 }
