@@ -37,6 +37,10 @@ public struct ProviderFailure: Error, Sendable, Equatable {
         /// The request may or may not have reached the provider (a timeout, a connection lost mid-request): the
         /// provider is asked whether the message exists before it is sent again.
         case unknownFate
+        /// The provider refused the account, not the message (wrong or rotated credentials, a suspended account):
+        /// every message would be refused alike, so the message waits without using up an attempt, and sending
+        /// pauses, until the account works again.
+        case accountRefused
     }
 
     public var kind: Kind

@@ -78,6 +78,8 @@ public struct SMSSender: Service {
     let logger: Logger
 
     let metrics = SMSMetrics()
+    /// Until when claiming waits after the provider refused the account.
+    let accountPause = AccountPause()
 
     public init(
         queue: SMSQueue,
@@ -124,6 +126,11 @@ public struct SMSSender: Service {
                         await housekeeping()
                         await reconcileOrphans(includingOwnBefore: firstScan ? startedAt : nil)
                         firstScan = false
+                    }
+                    if let remaining = accountPause.remaining {
+                        // Every message would be refused alike: none is claimed until the pause ends.
+                        await wakeup.wait(upTo: min(remaining, configuration.pollInterval))
+                        continue
                     }
                     let capacity = configuration.maximumInFlight - inFlight.value
                     guard capacity > 0 else {
@@ -362,6 +369,21 @@ public struct SMSSender: Service {
                     claimLost("fail", id: message.id, metadata: metadata)
                 }
                 if failure.isUnsubscribed { await optOut(message.memberID, correlationID: message.correlationID) }
+            case .accountRefused:
+                // Not this message's fault: it waits, without using up an attempt, and so does sending.
+                accountPause.pause(for: configuration.retryCap)
+                let status = try await queue.retry(
+                    message.id, claim: message.claim, delay: configuration.retryCap,
+                    maximumAttempts: configuration.maximumAttempts, failure: failure, countsAsAttempt: false)
+                if status == nil {
+                    claimLost("retry", id: message.id, metadata: metadata)
+                } else {
+                    logger.error(
+                        "the SMS provider refused the account (check its credentials); sending pauses and the message waits",
+                        metadata: metadata.merging(["retry_in_ms": "\(configuration.retryCap.wholeMilliseconds)"]) {
+                            $1
+                        })
+                }
             case .retryable, .unknownFate:
                 var delay = backoff(attempt: attempt)
                 if case .retryable(let retryAfter?) = failure.kind { delay = max(delay, retryAfter) }
@@ -574,5 +596,28 @@ public final class SMSWakeup: Sendable {
             }
             waiter?.resume()
         }
+    }
+}
+
+/// A pause of the sender's claims, set when the provider refuses the account.
+final class AccountPause: Sendable {
+    private let until = Mutex<ContinuousClock.Instant?>(nil)
+
+    /// How long the pause still lasts; `nil` when there is none.
+    var remaining: Duration? {
+        until.withLock { until in
+            guard let end = until else { return nil }
+            let left = ContinuousClock.now.duration(to: end)
+            if left <= .zero {
+                until = nil
+                return nil
+            }
+            return left
+        }
+    }
+
+    func pause(for duration: Duration) {
+        let end = ContinuousClock.now + duration
+        until.withLock { until in until = max(until ?? end, end) }
     }
 }

@@ -186,7 +186,9 @@ public final class TwilioProvider: SMSProvider {
             guard (200..<300).contains(status) else {
                 var failure = Self.failure(status: status, headers: headers, body: data)
                 // A failed look-up is never final: the caller asks again later.
-                if failure.kind == .permanent { failure.kind = .retryable(retryAfter: nil) }
+                if failure.kind == .permanent || failure.kind == .accountRefused {
+                    failure.kind = .retryable(retryAfter: nil)
+                }
                 throw failure
             }
             let page: MessagePage
@@ -271,9 +273,11 @@ public final class TwilioProvider: SMSProvider {
         [.connectTimeout, .tlsHandshakeTimeout, .getConnectionFromPoolTimeout, .invalidURL].contains(error)
     }
 
-    /// A non-2xx answer, sorted: 429 and Twilio's 20429 wait, 5xx is retried, the rest is final. To a send, a 500,
-    /// 502 or 504 is an unknown fate instead: a proxy or gateway can answer so after Twilio created the message,
-    /// and sending it again could deliver it twice, so it is looked up first (503 and 429 mean not taken).
+    /// A non-2xx answer, sorted: 429 and Twilio's 20429 wait, 5xx is retried, 401 and 403 (and Twilio's 20003
+    /// "authenticate" and 20005 "account not active") refuse the account rather than the message, the rest is
+    /// final. To a send, a 500, 502 or 504 is an unknown fate instead: a proxy or gateway can answer so after Twilio
+    /// created the message, and sending it again could deliver it twice, so it is looked up first (503 and 429 mean
+    /// not taken).
     static func failure(status: Int, headers: HTTPHeaders, body: Data, toASend: Bool = false) -> ProviderFailure {
         let twilio = try? JSONDecoder().decode(TwilioErrorBody.self, from: body)
         let message = String((twilio?.message ?? "Twilio answered HTTP \(status)").prefix(512))
@@ -283,6 +287,8 @@ public final class TwilioProvider: SMSProvider {
             kind = .unknownFate
         } else if status == 429 || twilio?.code == 20429 || status >= 500 {
             kind = .retryable(retryAfter: retryAfter)
+        } else if status == 401 || status == 403 || twilio?.code == 20003 || twilio?.code == 20005 {
+            kind = .accountRefused
         } else {
             kind = .permanent
         }

@@ -86,7 +86,17 @@ import Testing
             #expect(result.message == "nope")
         }
         #expect(failure(400, #"{"code": 21610, "message": "unsubscribed"}"#).isUnsubscribed)
-        #expect(failure(401, #"{"code": 20003, "message": "Authenticate"}"#).kind == .permanent)
+    }
+
+    /// Refusals of the account, not the message: every message would be refused alike.
+    @Test func credentialsAndAccountRefusalsAreNotTheMessagesFault() {
+        #expect(failure(401, #"{"code": 20003, "message": "Authenticate"}"#).kind == .accountRefused)
+        #expect(failure(401, "").kind == .accountRefused)
+        #expect(failure(403, #"{"code": 20005, "message": "Account not active"}"#).kind == .accountRefused)
+        #expect(failure(400, #"{"code": 20003, "message": "Authenticate"}"#).kind == .accountRefused)
+        #expect(
+            TwilioProvider.failure(status: 401, headers: HTTPHeaders(), body: Data(), toASend: true).kind
+                == .accountRefused)
     }
 
     @Test func tooManyRequestsAndServerErrorsAreRetriedHonouringRetryAfter() {

@@ -135,6 +135,34 @@ struct SMSSenderTests {
         }
     }
 
+    /// Credentials rotated at the provider before the deployment: every send is refused. The messages wait,
+    /// without using up attempts (they would all have failed within seconds), and go once the account works.
+    @Test func aRefusedAccountPausesSendingAndTheMessagesWait() async throws {
+        try await MembersHarness.run { harness in
+            let members = try await harness.makeMembers(3)
+            let provider = ScriptedProvider()
+            for member in members {
+                provider.script(
+                    member.phone, Array(repeating: .fail(.twilio(401, code: 20003)), count: 4) + [.accept])
+            }
+            var ids: [String] = []
+            for member in members {
+                let sent = try await harness.result("sms.send", ["member_id": .string(member.id), "body": "Hi"])
+                ids.append(try #require(sent["message_id"]?.stringValue))
+            }
+            try await SMSSenders.run(harness, provider: provider) {
+                for id in ids {
+                    let status = try await harness.waitForMessage(id, in: ["sent"])
+                    #expect(status["attempts"] == 1, "the refusals used up no attempt: \(status)")
+                }
+            }
+            // More refusals than the 3 attempts allowed, for each message: none failed.
+            for member in members { #expect(provider.attempts(to: member.phone) == 5) }
+            let logs = harness.logs.captured.filter { $0.contains("refused the account") }
+            #expect(!logs.isEmpty)
+        }
+    }
+
     @Test func permanentErrorsFailAtOnceAnd21610OptsTheMemberOut() async throws {
         try await MembersHarness.run { harness in
             let members = try await harness.makeMembers(3)

@@ -1,6 +1,7 @@
 import Foundation
 import JSONRPC
 import Logging
+import NIOHTTP1
 import Postgres
 import Redis
 import ServiceLifecycle
@@ -151,10 +152,13 @@ final class ScriptedProvider: SMSProvider {
 extension ProviderFailure {
     /// An error answer as the provider sorts it (a 500, 502 or 504 answer to a send is an unknown fate).
     static func twilio(_ status: Int, code: Int?, retryAfter: Duration? = nil) -> ProviderFailure {
-        let kind: Kind =
-            [500, 502, 504].contains(status)
-            ? .unknownFate : status == 429 || status >= 500 ? .retryable(retryAfter: retryAfter) : .permanent
-        return ProviderFailure(kind: kind, code: code, httpStatus: status, message: "scripted \(status)")
+        var failure = TwilioProvider.failure(
+            status: status,
+            headers: HTTPHeaders(retryAfter.map { [("Retry-After", String($0.components.seconds))] } ?? []),
+            body: Data((code.map { #"{"code": \#($0)}"# } ?? "").utf8),
+            toASend: true)
+        failure.message = "scripted \(status)"
+        return failure
     }
 }
 
