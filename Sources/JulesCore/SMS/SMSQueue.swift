@@ -480,6 +480,8 @@ public struct SMSQueue: Sendable {
         var attempts: Int
         var attemptStartedAt: Date
         var phoneToken: String?
+        /// The key the member's number was encrypted with.
+        var keyID: String?
         var correlationID: String?
     }
 
@@ -508,7 +510,7 @@ public struct SMSQueue: Sendable {
             )
             RETURNING sms_messages.id, sms_messages.claim_token, member_id, body, segments, attempts, correlation_id,
                       extract(epoch FROM attempt_started_at)::double precision AS started,
-                      members.phone_ciphertext
+                      members.phone_ciphertext, members.encryption_key_id
             """,
             [
                 .int(Int64(limit)), .text(instance), .int(lease.wholeMilliseconds),
@@ -525,9 +527,21 @@ public struct SMSQueue: Sendable {
                 attempts: try row.decode("attempts"),
                 attemptStartedAt: Date(timeIntervalSince1970: try row.decode("started")),
                 phoneToken: try row.decode("phone_ciphertext"),
+                keyID: try row.decode("encryption_key_id"),
                 correlationID: try row.decode("correlation_id")
             )
         }
+    }
+
+    /// Lets go at once of an adopted row left `sending` (its lease ends now), for another instance to adopt.
+    func releaseAdoption(_ id: UUID, claim: Claim) async throws(PostgresError) {
+        _ = try await database.query(
+            """
+            UPDATE sms_messages SET claimed_until = now(), updated_at = now()
+            WHERE id = $1 AND status = 'sending' AND claimed_by = $2 AND claim_token = $3
+            """,
+            [.uuid(id), .text(claim.instance), .uuid(claim.token)]
+        )
     }
 
     /// The provider sids already matched to this member's messages, which a look-up must not match again.

@@ -157,6 +157,18 @@ extension SMSSender {
         }
         for orphan in orphans {
             await CorrelationID.withValue(orphan.correlationID ?? CorrelationID.generate()) {
+                if let keyID = orphan.keyID, orphan.phoneToken != nil,
+                    Member.Unreadable.Reason(keyID: keyID, cipher: cipher) == .keyNotConfigured
+                {
+                    // The dead sender may have sent it: only an instance that can read the number can ask the
+                    // provider. Put back in the queue, it would be sent again. It stays in flight, let go at once,
+                    // for an instance with the key to adopt.
+                    logger.warning(
+                        "an SMS left in flight by a dead sender waits for an instance with its member's key",
+                        metadata: ["message_id": "\(orphan.id.lowercasedText)", "key_id": "\(keyID)"])
+                    try? await queue.releaseAdoption(orphan.id, claim: orphan.claim)
+                    return
+                }
                 guard let token = orphan.phoneToken, let to = try? cipher.open(token) else {
                     // Erased, or unreadable: it cannot be looked up nor sent; the next attempt fails it properly.
                     _ = try? await queue.retry(

@@ -123,6 +123,51 @@ struct SMSUnreadableRecipientTests {
         }
     }
 
+    /// A sender died after the provider took a message. An instance without the key of the member's number adopts
+    /// the row first: it cannot ask the provider (it cannot read the number), and must not put the message back in
+    /// the queue, where an instance with the key would send it again without asking. It lets it go, and the
+    /// instance with the key finds the message at the provider.
+    @Test func anInstanceWithoutTheKeyLeavesADeadSendersMessageToOneThatCanLookItUp() async throws {
+        let keys = RotationKeys()
+        try await MembersHarness.run(cipher: try keys.cipher([keys.a])) { harness in
+            let member = try await harness.makeMembers(1)[0]
+            let sent = try await harness.result("sms.send", ["member_id": .string(member.id), "body": "Hello"])
+            let id = try #require(sent["message_id"]?.stringValue)
+            _ = try await harness.database.query(
+                """
+                UPDATE sms_messages SET status = 'sending', claimed_by = 'dead-instance',
+                    claimed_until = now() - interval '1 second', attempt_started_at = now() - interval '1 minute',
+                    attempts = 1
+                WHERE id = $1
+                """, [.text(id)])
+            let provider = ScriptedProvider()
+            let sid = provider.preload(to: member.phone, body: "Hello", at: Date().addingTimeInterval(-59))
+
+            let scanOften: (Int) -> SMSSenderConfiguration = { _ in
+                SMSSenders.configuration(orphanScanInterval: .milliseconds(100))
+            }
+            let withoutKey = try harness.with(cipher: try keys.cipher([keys.b]))
+            try await SMSSenders.run(withoutKey, provider: provider, configuration: scanOften) {
+                var adopted = false
+                for _ in 0..<200 where !adopted {
+                    adopted = withoutKey.logs.captured.contains { $0.contains("waits for an instance with") }
+                    if !adopted { try await Task.sleep(for: .milliseconds(25)) }
+                }
+                #expect(adopted, "the instance without the key adopted the row")
+                try await Task.sleep(for: .milliseconds(300))
+                let status = try await harness.result("sms.status", ["message_id": .string(id)])
+                #expect(status["status"] == "sending", "\(status)")
+            }
+            #expect(provider.lookups == 0)
+
+            try await SMSSenders.run(try harness.with(cipher: try keys.cipher([keys.a])), provider: provider) {
+                let status = try await harness.waitForMessage(id, in: ["sent"])
+                #expect(status["provider_sid"]?.stringValue == sid, "\(status)")
+            }
+            #expect(provider.attempts(to: member.phone) == 0, "sent once, by the dead sender")
+        }
+    }
+
     /// Waiting is for messages that could go once the key is back: one to a member who opted out, or was deleted,
     /// still ends with that reason.
     @Test(arguments: ["member.optOut", "member.delete"])
