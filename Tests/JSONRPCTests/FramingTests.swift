@@ -122,6 +122,24 @@ import Testing
 
     // MARK: Content-Length
 
+    @Test func anEmptyBodyIsAFrameAtOnceNotWhenMoreBytesCome() throws {
+        let channel = EmbeddedChannel(
+            handler: ByteToMessageHandler(ContentLengthFrameDecoder(maximumMessageBytes: 64)))
+        try channel.writeInbound(ByteBuffer(string: "Content-Length: 0\r\n\r\n"))
+        let frame = try channel.readInbound(as: JSONRPCFrame.self)
+        guard case .message(let body)? = frame?.kind else {
+            Issue.record("expected an empty message, got \(String(describing: frame))")
+            return
+        }
+        #expect(body.readableBytes == 0)
+        try channel.writeInbound(ByteBuffer(string: Self.lspMessage("{}")))
+        guard case .message(let next)? = try channel.readInbound(as: JSONRPCFrame.self)?.kind else {
+            Issue.record("expected the next message")
+            return
+        }
+        #expect(String(buffer: next) == "{}")
+    }
+
     static func lspMessage(_ body: String, extraHeaders: String = "") -> String {
         "Content-Length: \(body.utf8.count)\r\n\(extraHeaders)\r\n\(body)"
     }

@@ -97,6 +97,11 @@ public struct ContentLengthFrameDecoder: ByteToMessageDecoder, Sendable {
             state = .skipping(remaining: length)
             return .some(JSONRPCFrame(.tooLarge(limit: maximumMessageBytes), framing: .contentLength))
         }
+        if length == 0 {
+            // Complete already: waiting for a body would wait for the next bytes (a decoder is not called on an
+            // empty buffer), and the client for an answer that comes only with them.
+            return .some(JSONRPCFrame(.message(ByteBuffer()), framing: .contentLength))
+        }
         state = .body(length: length)
         return .some(nil)
     }
