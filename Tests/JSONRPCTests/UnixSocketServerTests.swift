@@ -1,6 +1,7 @@
 #if canImport(Glibc)
     import Glibc
 #endif
+import Dispatch
 import JSONRPC
 import NIOCore
 import ServiceLifecycle
@@ -285,6 +286,28 @@ import Testing
             )
             #expect(responses.first?["result"]?.intValue == 3)
         }
+    }
+
+    /// Checking a path, clearing a stale socket and binding are one step for servers starting at once: the second
+    /// waits for the first's lock, then finds its live socket (not a stale one to remove).
+    @Test func aServerPreparingThePathWaitsForAnotherThatIsBindingIt() async throws {
+        let folder = ServerTestSupport.temporaryFolder()
+        let path = try UnixSocketPath(folder + "/run/j.sock")
+        let first = try path.prepareForBinding()
+        let (prepared, preparedSignal) = AsyncStream<Void>.makeStream()
+        let events = EventLog()
+        DispatchQueue.global().async {
+            let second = try? path.prepareForBinding()
+            events.append("second prepared")
+            second?.release()
+            preparedSignal.yield()
+            preparedSignal.finish()
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        events.append("first released")
+        first.release()
+        for await _ in prepared { break }
+        #expect(events.entries == ["first released", "second prepared"])
     }
 
     @Test func overlongPathIsAClearError() throws {

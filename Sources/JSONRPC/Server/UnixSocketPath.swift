@@ -5,6 +5,7 @@
 #elseif canImport(Darwin)
     import Darwin
 #endif
+import Synchronization
 
 /// Checks and prepares the file system path of a listening Unix socket.
 public struct UnixSocketPath: Sendable {
@@ -34,8 +35,22 @@ public struct UnixSocketPath: Sendable {
 
     /// Makes the path ready for `bind`: creates missing parent folders with mode 0700, removes a stale socket
     /// left by a process that died, and refuses a live one or a file that is not a socket.
-    public func prepareForBinding() throws(SetupError) {
+    ///
+    /// Returns a lock on the socket's folder, to hold until the socket is bound: two servers starting at once on a
+    /// stale socket would otherwise both find it stale, and the second would remove the first one's live socket.
+    public func prepareForBinding() throws(SetupError) -> BindingLock {
         try createParentFolders()
+        let lock = try BindingLock(folder: folder, path: path)
+        do throws(SetupError) {
+            try removeIfStale()
+        } catch {
+            lock.release()
+            throw error
+        }
+        return lock
+    }
+
+    private func removeIfStale() throws(SetupError) {
         var status = stat()
         guard lstat(path, &status) == 0 else {
             if errno == ENOENT { return }
@@ -44,12 +59,52 @@ public struct UnixSocketPath: Sendable {
         guard (status.st_mode & S_IFMT) == S_IFSOCK else {
             throw SetupError(path: path, reason: "a file that is not a socket is in the way")
         }
-        if isAnswering() {
+        switch probe() {
+        case .answering:
             throw SetupError(path: path, reason: "another server is listening on it; stop it or choose another path")
+        case .unknown(let reason):
+            throw SetupError(path: path, reason: "cannot tell whether a server listens on it (\(reason)); not removed")
+        case .stale:
+            break
         }
         guard unlink(path) == 0 || errno == ENOENT else {
             throw SetupError(path: path, reason: "cannot remove the stale socket: \(Self.errnoText())")
         }
+    }
+
+    /// The folder holding the socket.
+    var folder: String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+
+    /// An exclusive lock on the socket's folder, held while a server checks, clears and binds the path.
+    public final class BindingLock: Sendable {
+        /// The folder's descriptor; -1 once released.
+        private let descriptor: Mutex<CInt>
+
+        init(folder: String, path: String) throws(SetupError) {
+            let descriptor = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            guard descriptor >= 0 else {
+                throw SetupError(path: path, reason: "cannot open its folder: \(UnixSocketPath.errnoText())")
+            }
+            guard flock(descriptor, LOCK_EX) == 0 else {
+                let reason = UnixSocketPath.errnoText()
+                close(descriptor)
+                throw SetupError(path: path, reason: "cannot lock its folder: \(reason)")
+            }
+            self.descriptor = Mutex(descriptor)
+        }
+
+        /// Lets another server check the path (closing the descriptor releases the lock); once.
+        public func release() {
+            descriptor.withLock { descriptor in
+                if descriptor >= 0 { close(descriptor) }
+                descriptor = -1
+            }
+        }
+
+        deinit { release() }
     }
 
     /// Sets the socket file's permission bits.
@@ -73,14 +128,23 @@ public struct UnixSocketPath: Sendable {
         unlink(path)
     }
 
-    /// Whether a server accepts connections at the path.
-    func isAnswering() -> Bool {
+    enum Probe: Equatable {
+        /// A server accepts connections (or its backlog is full, which only a live listener has).
+        case answering
+        /// No one listens: the file was left by a server that died.
+        case stale
+        /// Something else (no permission to connect, say): the file may belong to a live server.
+        case unknown(String)
+    }
+
+    /// Whether a server listens at the path; a connection attempt that does not wait.
+    func probe() -> Probe {
         #if canImport(Darwin)
             let fd = socket(AF_UNIX, SOCK_STREAM, 0)
         #else
-            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         #endif
-        guard fd >= 0 else { return false }
+        guard fd >= 0 else { return .unknown("socket: \(Self.errnoText())") }
         defer { close(fd) }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
@@ -92,7 +156,12 @@ public struct UnixSocketPath: Sendable {
                 connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
             }
         }
-        return result == 0
+        if result == 0 { return .answering }
+        switch errno {
+        case EAGAIN, EINPROGRESS: return .answering
+        case ECONNREFUSED, ENOENT: return .stale
+        default: return .unknown(Self.errnoText())
+        }
     }
 
     private func createParentFolders() throws(SetupError) {

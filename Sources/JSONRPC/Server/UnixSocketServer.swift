@@ -63,7 +63,8 @@ public struct UnixSocketServer: Service {
 
     public func run() async throws {
         let socketPath = try UnixSocketPath(configuration.path)
-        try socketPath.prepareForBinding()
+        // Held until the socket is bound, so that no other server starting meanwhile takes it for stale.
+        let bindingLock = try socketPath.prepareForBinding()
         let maximumMessageBytes = configuration.maximumMessageBytes
         // The socket file is created by bind with the process's umask; a umask of 0177 keeps it private from the
         // first instant, before the mode below is applied.
@@ -83,8 +84,10 @@ public struct UnixSocketServer: Service {
                     }
                 }
             umask(previousMask)
+            bindingLock.release()
         } catch {
             umask(previousMask)
+            bindingLock.release()
             throw UnixSocketPath.SetupError(path: socketPath.path, reason: "bind failed: \(error)")
         }
         let identity = socketPath.identity()
