@@ -318,8 +318,17 @@ final class RedisEventLoopConnection: @unchecked Sendable {
             state = .closed
         case .connecting(let current?, let queued) where current === channel:
             state = .closed
+            // Never sent (they wait for the set-up): whatever ended the connection, they surely did not run, which
+            // a caller deciding whether to try a write elsewhere needs to know.
+            let notSent =
+                error.code == .connectionFailed
+                ? error
+                : RedisError(
+                    .connectionFailed,
+                    message: "the connection to \(configuration.target) ended during its set-up (\(error.message))",
+                    serverMessage: error.serverMessage)
             for (_, continuation) in queued {
-                continuation.resume(returning: .failure(error))
+                continuation.resume(returning: .failure(notSent))
             }
         case .shutDown where drained?.channel === channel:
             break  // Shutting down: the commands still waiting for a reply fail.

@@ -119,6 +119,27 @@ extension RedisServerTests {
             }
         }
 
+        /// A server that takes the connection and drops it during the set-up: the commands waiting for the set-up
+        /// were never sent, and say so (`connectionFailed`), unlike a command lost after it went out.
+        @Test func commandsWaitingForASetUpThatEndsWereNotSent() async throws {
+            let path = "/tmp/jules-redis-test-\(UInt32.random(in: 0...UInt32.max)).sock"
+            let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(CloseWhenSpokenTo())
+                    }
+                }
+                .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true)
+                .get()
+            let configuration = try RedisConfiguration(url: "unix://:secret@" + path)
+            try await Self.withLoopClient(loops: 1, configuration) { client, _ in
+                let error = await redisError { try await client.batchedCommand(["SET", "k", "v"]) }
+                #expect(error?.code == .connectionFailed, "\(String(describing: error))")
+                #expect(error?.message.contains("during its set-up") == true)
+            }
+            try await server.close()
+        }
+
         @Test func anUnreachableServerFailsTheCommandNamingIt() async throws {
             let configuration = try RedisConfiguration(url: "unix:///tmp/jules-no-such-dir/redis.sock")
             try await Self.withLoopClient(loops: 1, configuration) { client, _ in
@@ -157,5 +178,14 @@ private final class LoopExecutor: TaskExecutor {
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         eventLoop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+    }
+}
+
+/// Stands in for a server that dies as soon as it is spoken to: closes the connection on its first bytes.
+private final class CloseWhenSpokenTo: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        context.close(promise: nil)
     }
 }
