@@ -557,6 +557,15 @@ public struct SMSQueue: Sendable {
         return Set(try rows.map { row throws(PostgresError) in try row.decode("provider_sid", as: String.self) })
     }
 
+    /// Whether another row already holds this provider sid: a look-up that matched it matched another message
+    /// (the same body to the same number, from a row older than ``knownSIDs(memberID:excluding:)`` looks at, or to
+    /// a member since deleted and added again).
+    func isRecorded(sid: String, onAnotherThan id: UUID) async throws(PostgresError) -> Bool {
+        let rows = try await database.query(
+            "SELECT 1 FROM sms_messages WHERE provider_sid = $1 AND id <> $2 LIMIT 1", [.text(sid), .uuid(id)])
+        return !rows.isEmpty
+    }
+
     // MARK: Reading
 
     /// Messages ready to go and being sent, and the wait of the oldest ready one, from the partial indexes.

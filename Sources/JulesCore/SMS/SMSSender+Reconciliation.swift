@@ -22,12 +22,19 @@ extension SMSSender {
         let settle = configuration.unknownOutcomeSettle.timeInterval
         let settled = since.addingTimeInterval(settle)
         var interval = max(settle / 16, 0.05)
+        // Matches found to belong to other rows: recording one here would break the sid's uniqueness, fail, and
+        // leave the row in flight to match it again at every lease.
+        var takenElsewhere: Set<String> = []
         while true {
             let asked = Date()
             let lookup: ProviderLookup
             do {
-                let known = try await queue.knownSIDs(memberID: memberID, excluding: id)
+                let known = try await queue.knownSIDs(memberID: memberID, excluding: id).union(takenElsewhere)
                 lookup = try await provider.find(to: to, body: body, since: since, excluding: known)
+                if case .found(let receipt) = lookup, try await queue.isRecorded(sid: receipt.sid, onAnotherThan: id) {
+                    takenElsewhere.insert(receipt.sid)
+                    continue
+                }
             } catch {
                 await lookupFailed(id: id, claim: claim, since: since, segments: segments, error: error)
                 return

@@ -117,6 +117,43 @@ struct SMSSenderTests {
         }
     }
 
+    /// A look-up for a message of unknown fate matches another row's message: the same body to the same number,
+    /// from a row queued more than three days earlier (past the set of sids looked up beforehand). It is not
+    /// recorded a second time (the sid is unique: the row stayed in flight for ever, matching it at every lease);
+    /// the look-up goes on as if it were not there.
+    @Test func aLookUpMatchingAnotherRowsMessageLooksOn() async throws {
+        try await MembersHarness.run { harness in
+            let member = try await harness.makeMembers(1)[0]
+            let provider = ScriptedProvider()
+            var ids: [String] = []
+            for _ in 0..<2 {
+                let sent = try await harness.result("sms.send", ["member_id": .string(member.id), "body": "Hello"])
+                ids.append(try #require(sent["message_id"]?.stringValue))
+            }
+            // The first went half a minute ago, though it was queued four days before.
+            let earlier = provider.preload(to: member.phone, body: "Hello", at: Date().addingTimeInterval(-30))
+            _ = try await harness.database.query(
+                """
+                UPDATE sms_messages SET status = 'sent', provider = 'twilio', provider_sid = $2, sent_at = now(),
+                    attempts = 1, created_at = now() - interval '4 days'
+                WHERE id = $1
+                """, [.text(ids[0]), .text(earlier)])
+            // The second's sender died a minute ago, mid-request; the provider never got it.
+            _ = try await harness.database.query(
+                """
+                UPDATE sms_messages SET status = 'sending', claimed_by = 'dead-instance',
+                    claimed_until = now() - interval '1 second', attempt_started_at = now() - interval '1 minute',
+                    attempts = 1
+                WHERE id = $1
+                """, [.text(ids[1])])
+            try await SMSSenders.run(harness, provider: provider) {
+                let status = try await harness.waitForMessage(ids[1], in: ["sent"])
+                #expect(status["provider_sid"]?.stringValue != earlier, "\(status)")
+            }
+            #expect(provider.attempts(to: member.phone) == 1, "sent again once, after looking")
+        }
+    }
+
     @Test func aMessageFailsAfterItsLastAttempt() async throws {
         try await MembersHarness.run { harness in
             let member = try await harness.makeMembers(1)[0]
