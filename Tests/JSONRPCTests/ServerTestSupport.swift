@@ -46,6 +46,34 @@ enum ServerTestSupport {
         }
     }
 
+    /// Runs `work` in a task of its own and waits for it at most `limit`: whether it finished in time (then its
+    /// error, if any, is thrown). A task still running is left behind, so that a server that never stops fails
+    /// the test instead of hanging it.
+    static func finishes(
+        within limit: Duration = .seconds(60), _ work: @escaping @Sendable () async throws -> Void
+    ) async throws -> Bool {
+        let (finished, finishedSignal) = AsyncStream<Void>.makeStream()
+        let running = Task {
+            defer { finishedSignal.yield() }
+            try await work()
+        }
+        let inTime = await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                for await _ in finished { return true }
+                return false
+            }
+            group.addTask {
+                try? await Task.sleep(for: limit)
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+        if inTime { try await running.value }
+        return inTime
+    }
+
     typealias ClientChannel = NIOAsyncChannel<JSONRPCFrame, ByteBuffer>
 
     /// Connects a line-reading client.

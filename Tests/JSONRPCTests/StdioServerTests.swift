@@ -22,13 +22,7 @@ import Testing
         let bytes = Array(input.utf8)
         let inputWritten = DispatchSemaphore(value: 0)
         DispatchQueue.global().async {
-            var offset = 0
-            while offset < bytes.count {
-                let count = bytes.withUnsafeBytes { write(inputWriteEnd, $0.baseAddress! + offset, $0.count - offset) }
-                if count <= 0 { break }
-                offset += count
-            }
-            close(inputWriteEnd)
+            Self.writeAll(bytes, to: inputWriteEnd)
             inputWritten.signal()
         }
         let output = OutputCollector()
@@ -54,6 +48,17 @@ import Testing
         let text = output.wait()
         close(outputReadEnd)
         return text
+    }
+
+    /// Writes `bytes` to a descriptor, as far as it takes them, then closes it (a blocking writer's thread).
+    static func writeAll(_ bytes: [UInt8], to descriptor: Int32) {
+        var offset = 0
+        while offset < bytes.count {
+            let count = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
+            if count <= 0 { break }
+            offset += count
+        }
+        close(descriptor)
     }
 
     /// Reads a descriptor to its end on a thread of its own.
@@ -99,15 +104,7 @@ import Testing
         let request = #"{"jsonrpc":"2.0","method":"sum","params":[1,2],"id":"a-long-id-to-fill-the-pipe-sooner"}"#
         let bytes = Array(String(repeating: request + "\n", count: 5_000).utf8)
         let inputWriteEnd = inputPipe[1]
-        DispatchQueue.global().async {
-            var offset = 0
-            while offset < bytes.count {
-                let count = bytes.withUnsafeBytes { write(inputWriteEnd, $0.baseAddress! + offset, $0.count - offset) }
-                if count <= 0 { break }
-                offset += count
-            }
-            close(inputWriteEnd)
-        }
+        DispatchQueue.global().async { Self.writeAll(bytes, to: inputWriteEnd) }
         inputPipe[1] = -1
         let server = StdioServer(
             configuration: .init(
@@ -115,26 +112,8 @@ import Testing
             router: TestSupport.router(),
             logger: TestSupport.logger
         )
-        let (stopped, stoppedSignal) = AsyncStream<Void>.makeStream()
-        let running = Task {
-            try await server.run()
-            stoppedSignal.yield()
-        }
-        let stoppedInTime = await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                for await _ in stopped { return true }
-                return false
-            }
-            group.addTask {
-                try? await Task.sleep(for: .seconds(60))
-                return false
-            }
-            let first = await group.next() ?? false
-            group.cancelAll()
-            return first
-        }
+        let stoppedInTime = try await ServerTestSupport.finishes { try await server.run() }
         #expect(stoppedInTime, "the server did not stop while its output was not read")
-        if stoppedInTime { try await running.value }
     }
 
     @Test func aFirstMessageThatIsNotAnObjectIsAnsweredAtOnce() async throws {
