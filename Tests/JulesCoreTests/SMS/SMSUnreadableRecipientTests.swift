@@ -89,15 +89,22 @@ struct SMSUnreadableRecipientTests {
             }
             let provider = ScriptedProvider()
             let sender = try harness.with(cipher: try keys.cipher([keys.a]))
-            // One token, then one every 3 s: both messages are claimed at once, and the second waits for its token
-            // after its claim read key a.
+            // One token, then one every 3 s: the second message waits for its token after its claim read key a.
             try await SMSSenders.run(sender, provider: provider, rate: 1.0 / 3, capacity: 1) {
-                var first: String?
-                for _ in 0..<400 where first == nil {
-                    first = provider.taken.first?.to
-                    if first == nil { try await Task.sleep(for: .milliseconds(10)) }
+                // The first has gone and the second is claimed (its claim read the key): only then is its member
+                // re-encrypted, while it waits for its token.
+                var claimedMember: String?
+                for _ in 0..<400 where claimedMember == nil {
+                    let rows = try await harness.database.query(
+                        """
+                        SELECT member_id::text AS member FROM sms_messages
+                        WHERE status = 'queued' AND claimed_by IS NOT NULL
+                        """)
+                    if provider.taken.count == 1, let row = rows.first { claimedMember = try row.decode("member") }
+                    if claimedMember == nil { try await Task.sleep(for: .milliseconds(10)) }
                 }
-                let other = try #require(members.first { $0.phone != first })
+                let other = try #require(members.first { $0.id == claimedMember })
+                #expect(provider.taken.first?.to != other.phone)
                 let reencrypted = try keys.cipher([missing])
                 _ = try await harness.database.query(
                     "UPDATE members SET phone_ciphertext = $2, encryption_key_id = $3 WHERE id = $1::uuid",
