@@ -189,25 +189,19 @@ public final class JSONRPCRouter: Sendable {
             return await send(
                 errorResponse(.invalidRequest("a batch may hold at most \(configuration.maximumBatchSize) requests")))
         }
-        // The requests of a batch run concurrently, `maximumBatchConcurrency` at a time (a place is free once a
-        // handler has returned, not when a request past its deadline was answered). The batch is answered once
-        // every request is, in the requests' order, which the specification does not ask for but makes a batch
-        // easier to read.
+        // The requests of a batch run concurrently, `maximumBatchConcurrency` handlers at a time; each request
+        // waits for a place in a task of its own, so a deadline passing meanwhile is answered on time (and the
+        // handler then never starts). The batch is answered once every request is, in the requests' order, which
+        // the specification does not ask for but makes a batch easier to read.
         let answers = BatchAnswers(count: elements.count)
+        let places = AsyncSemaphore(value: configuration.maximumBatchConcurrency)
         await withTaskGroup(of: Void.self) { group in
-            var pending = elements.enumerated().makeIterator()
-            func startNext() -> Bool {
-                guard let (index, element) = pending.next() else { return false }
+            for (index, element) in elements.enumerated() {
                 group.addTask {
-                    await self.respond(toElement: element, read: read) { response in
+                    await self.respond(toElement: element, read: read, places: places) { response in
                         if let bytes = answers.record(response, at: index) { await send(bytes) }
                     }
                 }
-                return true
-            }
-            for _ in 0..<configuration.maximumBatchConcurrency where !startNext() { break }
-            while await group.next() != nil {
-                _ = startNext()
             }
         }
     }
@@ -215,11 +209,12 @@ public final class JSONRPCRouter: Sendable {
     private func respond(
         toElement element: JSONValue,
         read: ContinuousClock.Instant,
+        places: AsyncSemaphore,
         answer: (JSONRPCResponse?) async -> Void
     ) async {
         switch prepare(element, read: read) {
         case .finished(let response): await answer(response)
-        case .ready(let call): await run(call, answer: answer)
+        case .ready(let call): await run(call, places: places, answer: answer)
         }
     }
 
@@ -262,7 +257,7 @@ public final class JSONRPCRouter: Sendable {
         var meta: RequestMeta
         var correlationID: String
         var method: AnyJSONRPCMethod
-        /// When the handler was about to start: the request's duration counts from here.
+        /// When the request was read and checked (a batch's all at once): its duration counts from here.
         var start: ContinuousClock.Instant
         /// When the client stops waiting: `deadline_ms` after the message holding the request was read.
         var deadline: ContinuousClock.Instant?
@@ -319,7 +314,8 @@ public final class JSONRPCRouter: Sendable {
 
     /// Runs a call's handler and gives `answer` its response (`nil` for a notification), once. With a deadline,
     /// the answer can come before this returns: see ``run(_:context:deadline:milliseconds:answer:)``.
-    private func run(_ call: Call, answer: (JSONRPCResponse?) async -> Void) async {
+    /// - Parameter places: Places the handler takes one of while it runs (a batch's), if any.
+    private func run(_ call: Call, places: AsyncSemaphore? = nil, answer: (JSONRPCResponse?) async -> Void) async {
         await CorrelationID.$current.withValue(call.correlationID) {
             let context = context(for: call)
             if let deadline = call.deadline, let milliseconds = call.meta.deadlineMilliseconds {
@@ -331,11 +327,13 @@ public final class JSONRPCRouter: Sendable {
                     return await answer(
                         finish(call.request, outcome: outcome, correlationID: call.correlationID, start: call.start))
                 }
-                return await run(call, context: context, deadline: deadline, milliseconds: milliseconds, answer: answer)
+                return await run(
+                    call, context: context, deadline: deadline, milliseconds: milliseconds, places: places,
+                    answer: answer)
             }
             let outcome: Result<JSONValue, JSONRPCError>
             do {
-                outcome = .success(try await call.method.invoke(call.request.params, context))
+                outcome = .success(try await Self.invoke(call, context, holding: places))
             } catch {
                 outcome = .failure(Self.clientError(for: error, logger: context.logger))
             }
@@ -351,18 +349,18 @@ public final class JSONRPCRouter: Sendable {
         context: RequestContext,
         deadline: ContinuousClock.Instant,
         milliseconds: Int,
+        places: AsyncSemaphore?,
         answer: (JSONRPCResponse?) async -> Void
     ) async {
         enum Event: Sendable {
             case returned(Result<JSONValue, any Error>)
             case deadlinePassed
         }
-        let method = call.method
-        let params = call.request.params
         await withTaskGroup(of: Event?.self) { group in
             group.addTask {
                 do {
-                    return .returned(.success(try await method.invoke(params, context)))
+                    // Cancelled at the deadline while it waits for a place, it never starts.
+                    return .returned(.success(try await Self.invoke(call, context, holding: places)))
                 } catch {
                     return .returned(.failure(error))
                 }
@@ -390,6 +388,16 @@ public final class JSONRPCRouter: Sendable {
             await answer(finish(call.request, outcome: outcome, correlationID: call.correlationID, start: call.start))
             // Leaving the group waits for a handler still running past the deadline.
         }
+    }
+
+    /// Invokes a call's handler, holding one of `places` (when given) while it runs.
+    private static func invoke(
+        _ call: Call, _ context: RequestContext, holding places: AsyncSemaphore?
+    ) async throws -> JSONValue {
+        guard let places else { return try await call.method.invoke(call.request.params, context) }
+        try await places.wait()
+        defer { places.signal() }
+        return try await call.method.invoke(call.request.params, context)
     }
 
     /// Runs a synchronous handler where the caller is. A deadline cannot be missed by a handler that waits for
