@@ -128,3 +128,33 @@ actor Barrier {
         await withCheckedContinuation { self.waiting.append($0) }
     }
 }
+
+/// What a log line may show of a server message: nothing of the quoted values, however they are written.
+@Suite struct RedactionTests {
+    @Test(arguments: [
+        // As PostgreSQL writes them: the value quoted as it is, without escaping.
+        #"invalid input syntax for type uuid: "+15551234567""#,
+        // A quote inside the value.
+        #"invalid input syntax for type uuid: "a"+15551234567"b""#,
+        // A combining mark right after the opening quote (one Character with it).
+        "invalid input syntax for type uuid: \"\u{301}+15551234567\"",
+        "invalid input syntax for type uuid: \"\u{FE0F}+15551234567\" at character 8",
+        // An unterminated quote.
+        #"invalid input syntax for type integer: "+15551234567"#,
+    ])
+    func quotedValuesNeverShow(_ message: String) {
+        let redacted = Redaction.quotedFragments(in: message)
+        #expect(!redacted.contains("5551234567"), "\(redacted)")
+        #expect(redacted.hasPrefix("invalid input syntax for type "))
+    }
+
+    @Test func textOutsideTheQuotesIsKept() {
+        #expect(Redaction.quotedFragments(in: "no quotes here") == "no quotes here")
+        #expect(
+            Redaction.quotedFragments(in: #"duplicate key value violates unique constraint "users_email_key""#)
+                == #"duplicate key value violates unique constraint "…""#)
+        #expect(
+            Redaction.quotedFragments(in: #"value "x" out of range for type "y" here"#)
+                == #"value "…" here"#)
+    }
+}
