@@ -3,14 +3,15 @@ import JSONRPC
 /// Checks of the text a client sends, each failing with -32602 naming the field.
 enum InputRules {
     /// A name people read: trimmed of surrounding whitespace, 1 to `maximumLength` characters, no control
-    /// characters (line breaks included).
+    /// characters (line breaks included). Characters are counted as Unicode code points, as PostgreSQL's
+    /// `char_length` counts them: an accent written as a combining mark counts apart from its letter.
     static func name(_ text: String, field: String, maximumLength: Int) throws(JSONRPCError) -> String {
         let trimmed = text.trimmingWhitespace()
         guard !trimmed.isEmpty else {
             throw .invalidParams(field: field, reason: "must not be empty")
         }
         // Counted in bytes first, so a huge string is refused without walking its characters.
-        guard trimmed.utf8.count <= maximumLength * 4, trimmed.count <= maximumLength else {
+        guard trimmed.utf8.count <= maximumLength * 4, trimmed.unicodeScalars.count <= maximumLength else {
             throw .invalidParams(field: field, reason: "must be at most \(maximumLength) characters")
         }
         guard !trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {

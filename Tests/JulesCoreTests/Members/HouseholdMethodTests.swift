@@ -25,6 +25,8 @@ struct HouseholdMethodTests {
         (["name": "   "], "params.name"),
         (["name": "line\nbreak"], "params.name"),
         (["name": .string(String(repeating: "x", count: 201))], "params.name"),
+        // 150 letters with a combining accent each: 150 characters on screen, 300 code points for the database.
+        (["name": .string(String(repeating: "e\u{301}", count: 150))], "params.name"),
         (["name": 42], "params.name"),
         ([:], "params.name"),
         (["name": "A", "timezone": "Mars/Olympus_Mons"], "params.timezone"),
