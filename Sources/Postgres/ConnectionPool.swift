@@ -102,7 +102,12 @@ final class ConnectionPool: Sendable {
         case .use(let connection): continuation.resume(returning: .success(connection))
         case .create: continuation.resume(returning: .success(self.makeConnection()))
         case .shutDown: continuation.resume(returning: .failure(Self.shutDownError))
-        case .wait: break
+        case .wait:
+            // Cancelled between the check above and the waiter's arrival: the cancellation handler found no waiter
+            // to fail then, so it is failed here (if it has not been served meanwhile).
+            if Task.isCancelled {
+                self.failWaiter(id: id, with: PostgresError(code: .cancelled, message: "cancelled while waiting"))
+            }
         }
     }
 

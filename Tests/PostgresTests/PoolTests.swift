@@ -78,6 +78,31 @@ struct PoolTests {
         }
     }
 
+    /// Callers cancelled as they start to wait (before, during or after they join the queue) all end at once with
+    /// `cancelled`: none stays queued until the acquire timeout.
+    @Test func callersCancelledAsTheyQueueDoNotWaitForTheTimeout() async throws {
+        try await TestDatabase.withClient(
+            try TestDatabase.configuration {
+                $0.poolSize = 1
+                $0.acquireTimeout = .seconds(30)
+            }
+        ) { client in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { _ = try await client.query("SELECT pg_sleep(3)") }
+                try await waitUntil { client.statistics.inUse == 1 }
+                let waiters = (0..<300).map { _ in Task { try await client.query("SELECT 1") } }
+                for waiter in waiters { waiter.cancel() }
+                // While the 3 s query still holds the connection, the queue empties: none stays for the timeout.
+                try await waitUntil { client.statistics.waiting == 0 }
+                for waiter in waiters {
+                    let error = await expectPostgresError { _ = try await waiter.value }
+                    #expect(error?.code == .cancelled)
+                }
+                try await group.waitForAll()
+            }
+        }
+    }
+
     @Test func shutdownWaitsForInFlightWork() async throws {
         let client = PostgresClient(configuration: try TestDatabase.configuration(), logger: TestDatabase.logger)
         // Long enough to be seen in use on a busy machine.
