@@ -37,8 +37,12 @@ enum StorageTestSupport {
         await admin.shutdown()
     }
 
+    /// A client of the test Redis. Commands wait up to 10 s for their reply (the default is 2 s): beside every
+    /// suite of a loaded CI run, a reply once took longer, and no test here is about timeouts.
     static func makeRedis() throws -> RedisClient {
-        RedisClient(configuration: try RedisConfiguration(url: redisURL!), logger: logger)
+        var configuration = try RedisConfiguration(url: redisURL!)
+        configuration.commandTimeout = .seconds(10)
+        return RedisClient(configuration: configuration, logger: logger)
     }
 
     /// Runs `$JULES_TEST_SERVICES <arguments>` and waits for it.

@@ -56,7 +56,8 @@ extension RedisServerTests {
         }
 
         @Test func aTimedOutCommandClosesItsConnectionAndTheNextOneOpensAnother() async throws {
-            let configuration = try RedisTestServer.configuration(commandTimeout: .milliseconds(200))
+            // Long enough that the PING is surely sent behind the BLPOP on a loaded machine (200 ms was not).
+            let configuration = try RedisTestServer.configuration(commandTimeout: .seconds(1))
             try await Self.withLoopClient(loops: 1, configuration) { client, _ in
                 let key = RedisArgument(RedisTestServer.key())
                 let before = try await client.batchedCommand(["CLIENT", "ID"])
