@@ -53,12 +53,14 @@ struct JSONRPCConnection {
         }
         // Every request has answered (the group waited for them), but answers written without waiting may still be
         // queued in the channel, and closing it would fail them, cutting an answer short. A channel completes its
-        // writes in order, so an empty write completes after all of them; the watchdog closes the channel on a peer
-        // that takes nothing meanwhile, which fails what is left.
-        watchdog.start(on: channel, every: drainTimeout)
+        // writes in order, so an empty write completes after all of them. A peer that takes nothing for
+        // `drainTimeout` is given up on: the close then fails what is left. (Not the watchdog's test: what is left
+        // may be below the channel's high watermark, so the channel looks writable while nothing leaves.)
         let drained = channel.eventLoop.makePromise(of: Void.self)
         channel.writeAndFlush(ByteBuffer(), promise: drained)
+        let giveUp = channel.eventLoop.scheduleTask(in: drainTimeout) { channel.close(promise: nil) }
         try? await drained.futureResult.get()
+        giveUp.cancel()
         watchdog.stop()
         try? await channel.close()
     }
