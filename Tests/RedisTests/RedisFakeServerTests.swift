@@ -46,7 +46,9 @@ private final class FakeRedis: Sendable {
         try? FileManager.default.removeItem(atPath: path)
     }
 
-    func client(commandTimeout: Duration = .seconds(5)) throws -> RedisClient {
+    /// The timeout is generous: these tests are about what a reply does to the connection, not about time, and in a
+    /// full parallel run on two cores the shared event loops can take seconds to get to a dribbled reply.
+    func client(commandTimeout: Duration = .seconds(30)) throws -> RedisClient {
         var configuration = try RedisConfiguration(url: "unix://\(path)")
         configuration.commandTimeout = commandTimeout
         return RedisClient(configuration: configuration, logger: RedisTestServer.logger)
