@@ -30,6 +30,7 @@ public struct PhoneNumberError: Error, Sendable, Equatable, CustomStringConverti
             case tooLongForCountry
             case invalidNANPNumber
             case unsupportedRegion
+            case nationalNumberStartsWithZero
         }
 
         private let kind: Kind
@@ -59,6 +60,9 @@ public struct PhoneNumberError: Error, Sendable, Equatable, CustomStringConverti
         public static let invalidNANPNumber = Reason(.invalidNANPNumber)
         /// The number has no international prefix and the default region has no dialling rules in this package.
         public static let unsupportedRegion = Reason(.unsupportedRegion)
+        /// After its country code (and one trunk 0, which is dropped) the number still starts with 0, in a country
+        /// where no number does.
+        public static let nationalNumberStartsWithZero = Reason(.nationalNumberStartsWithZero)
 
         /// A fixed explanation of the reason.
         public var description: String {
@@ -73,6 +77,8 @@ public struct PhoneNumberError: Error, Sendable, Equatable, CustomStringConverti
             case .tooLongForCountry: "The phone number has too many digits for its country."
             case .invalidNANPNumber: "The area code or exchange is not valid for a North American number."
             case .unsupportedRegion: "Numbers from this region must start with '+' and the country code."
+            case .nationalNumberStartsWithZero:
+                "No number in this country starts with a zero after the country code; the zero may be an extra digit."
             }
         }
     }

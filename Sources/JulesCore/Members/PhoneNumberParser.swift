@@ -43,8 +43,13 @@ enum PhoneNumberParser {
         return try validated(Parsed(callingCode: match.callingCode, nationalNumber: national))
     }
 
-    /// Checks the NSN length against the country's bounds and, for +1, the NANP shape.
+    /// Checks the NSN length against the country's bounds and, for +1, the NANP shape; and that a country that
+    /// dials a trunk 0 does not get a national number starting with 0 (which would be a second spelling of another
+    /// number, or of none: "+44 00 20 …", or "00 45 …" typed in Brazil, where 00 is not an international prefix).
     private static func validated(_ parsed: Parsed) throws(PhoneNumberError) -> Parsed {
+        if parsed.nationalNumber.first == 0, RegionMetadata.callingCodesWithTrunkZero.contains(parsed.callingCode) {
+            throw PhoneNumberError(reason: .nationalNumberStartsWithZero)
+        }
         // Every calling code reaching here came from the table (directly or via region metadata).
         let lengths = CallingCodeTable.nationalLengths(for: parsed.callingCode) ?? 4...12
         let count = parsed.nationalNumber.count

@@ -45,6 +45,12 @@ struct EquivalenceTests {
             ("+60 12-345 6789", "+60 012-345 6789", "+60123456789"),
             ("+62 812 3456 7890", "+62 0812 3456 7890", "+6281234567890"),
             ("+20 2 1234 5678", "+20 02 1234 5678", "+20212345678"),
+            ("+358 40 123 4567", "+358 040 123 4567", "+358401234567"),
+            ("+40 721 234 567", "+40 0721 234 567", "+40721234567"),
+            ("+385 91 234 5678", "+385 091 234 5678", "+385912345678"),
+            ("+590 690 12 34 56", "+590 0690 12 34 56", "+590690123456"),
+            ("+211 912 345 678", "+211 0912 345 678", "+211912345678"),
+            ("+995 555 12 34 56", "+995 0555 12 34 56", "+995555123456"),
         ])
     func trunkZeroAfterTheCallingCode(_ plain: String, _ withZero: String, _ e164: String) throws {
         let first = try PhoneNumber(parsing: plain, defaultRegion: .us)
@@ -56,6 +62,19 @@ struct EquivalenceTests {
     @Test("Italy's leading 0 belongs to the number")
     func italianZeroIsKept() throws {
         #expect(try PhoneNumber(parsing: "+39 06 1234 5678", defaultRegion: .us).e164 == "+390612345678")
+    }
+
+    @Test(
+        "where national numbers may begin with 0, the 0 after the calling code is kept",
+        arguments: [
+            ("+378 0549 123456", "+3780549123456"),
+            ("+225 07 12 34 56 78", "+2250712345678"),
+            ("+229 01 97 12 34 56", "+2290197123456"),
+            ("+241 06 12 34 56", "+24106123456"),
+            ("+242 06 123 4567", "+242061234567"),
+        ])
+    func significantZeroIsKept(_ input: String, _ e164: String) throws {
+        #expect(try PhoneNumber(parsing: input, defaultRegion: .us).e164 == e164)
     }
 
     @Test("region codes are case-insensitive and validated")

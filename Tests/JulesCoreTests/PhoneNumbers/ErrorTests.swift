@@ -68,10 +68,16 @@ struct ErrorTests {
         FailureCase("(415) 155-0123", .us, .invalidNANPNumber),
         FailureCase("(415) 911-0123", .us, .invalidNANPNumber),
         FailureCase("+1 911 555 0123", .gb, .invalidNANPNumber),
-        // Brazilian "00xx" is a carrier code, so it must not be read as "+41" (Switzerland).
-        FailureCase("0041 44 668 18 00", .br, .tooLongForCountry),
-        FailureCase("0033 1 415 555 0123", .jp, .tooLongForCountry),
+        // Brazilian "00xx" is a carrier code, so it must not be read as "+41" (Switzerland); nor Japan's 00 as
+        // an international prefix. Read as national numbers, they still start with 0 after the trunk 0.
+        FailureCase("0041 44 668 18 00", .br, .nationalNumberStartsWithZero),
+        FailureCase("0033 1 415 555 0123", .jp, .nationalNumberStartsWithZero),
         FailureCase("0412 345 678", region("ZZ"), .unsupportedRegion),
+        // A second 0 after the country code is not dropped: no number there starts with 0, so it is a mistake.
+        FailureCase("+44 00 20 7946 0958", .us, .nationalNumberStartsWithZero),
+        FailureCase("+358 00 40 123 4567", .us, .nationalNumberStartsWithZero),
+        // In Brazil 00 is no international prefix: one trunk 0 is dropped and the number left starts with 0.
+        FailureCase("00 45 1234 5678", .br, .nationalNumberStartsWithZero),
         FailureCase("030 1234567", region("KZ"), .unsupportedRegion),
     ]
 
@@ -103,7 +109,7 @@ struct ErrorTests {
     func errorTextDigits() {
         let reasons: [PhoneNumberError.Reason] = [
             .empty, .tooLong, .invalidCharacters, .misplacedPlusSign, .extensionNotSupported, .unknownCountryCode,
-            .tooShort, .tooLongForCountry, .invalidNANPNumber, .unsupportedRegion,
+            .tooShort, .tooLongForCountry, .invalidNANPNumber, .unsupportedRegion, .nationalNumberStartsWithZero,
         ]
         for reason in reasons {
             let digits = PhoneNumberError(reason: reason).description.filter(\.isNumber)

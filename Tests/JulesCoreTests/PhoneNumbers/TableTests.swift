@@ -45,4 +45,22 @@ struct TableTests {
         }
         #expect(!RegionMetadata.callingCodesWithTrunkZero.contains(39), "Italy's leading 0 is significant")
     }
+
+    @Test("calling codes with a trunk 0 are known codes, and none is a country whose numbers may start with 0")
+    func trunkZeroCodes() {
+        for code in RegionMetadata.callingCodesWithTrunkZero {
+            #expect(CallingCodeTable.nationalLengths(for: code) != nil, "\(code)")
+        }
+        // Italy, San Marino, the Vatican, Côte d'Ivoire, Benin, Gabon, Congo; Hungary's trunk prefix is 06.
+        for code in [39, 378, 379, 225, 229, 241, 242, 36] {
+            #expect(!RegionMetadata.callingCodesWithTrunkZero.contains(code), "\(code)")
+        }
+    }
+
+    @Test(
+        "codes added for overseas territories and newer states are known",
+        arguments: [211, 590, 594, 596, 599, 670, 687, 689])
+    func newerCodes(_ code: Int) {
+        #expect(CallingCodeTable.nationalLengths(for: code) != nil)
+    }
 }
