@@ -270,46 +270,69 @@ public struct SMSQueue: Sendable {
         case send(phoneToken: String, keyID: String?, attempt: Int)
         /// The member opted out or was deleted: the row is now `failed` with that reason.
         case refused(SMSFailureReason)
+        /// A bulk message whose household's quiet hours began while it waited for its tokens: the row is queued
+        /// again for the end of those hours, its attempts unchanged.
+        case deferred
         /// The claim has been superseded (its lease ran out and the row was claimed again).
         case lost
     }
 
     /// Moves a claimed row to `sending` under the same claim, checking the member in the same statement: opted out
-    /// or deleted members are not texted, whatever they were when the message was queued.
-    func start(_ id: UUID, claim: Claim, lease: Duration) async throws(PostgresError) -> Start {
+    /// or deleted members are not texted, whatever they were when the message was queued. Quiet hours are checked
+    /// again too: a bulk message claimed just before its household's quiet hours can wait for its tokens past their
+    /// start, and then goes back to the queue until they end.
+    func start(
+        _ id: UUID,
+        claim: Claim,
+        lease: Duration,
+        quietHours: QuietHours
+    ) async throws(PostgresError) -> Start {
         let rows = try await database.query(
             """
             WITH verdict AS (
                 SELECT sms_messages.id,
                        \(Self.refusal) AS refusal,
+                       CASE WHEN sms_messages.priority = 1
+                            THEN jules_quiet_hours_end(households.timezone, $5::time, $6::time, now()) END AS quiet_end,
                        members.phone_ciphertext, members.encryption_key_id
-                FROM sms_messages JOIN members ON members.id = sms_messages.member_id
+                FROM sms_messages
+                JOIN members ON members.id = sms_messages.member_id
+                JOIN households ON households.id = sms_messages.household_id
                 WHERE sms_messages.id = $1 AND sms_messages.status = 'queued' AND sms_messages.claimed_by = $2
                   AND sms_messages.claim_token = $4::uuid
                 FOR UPDATE OF sms_messages
+            ), decision AS (
+                SELECT verdict.*, verdict.refusal IS NULL AND verdict.quiet_end IS NULL AS goes FROM verdict
             )
             UPDATE sms_messages SET
-                status = CASE WHEN verdict.refusal IS NULL THEN 'sending' ELSE 'failed' END,
-                error_reason = verdict.refusal,
-                error_code = CASE WHEN verdict.refusal IS NULL THEN error_code END,
-                error_message = CASE WHEN verdict.refusal IS NULL THEN error_message END,
-                attempts = attempts + CASE WHEN verdict.refusal IS NULL THEN 1 ELSE 0 END,
-                attempt_started_at = CASE WHEN verdict.refusal IS NULL THEN clock_timestamp()
-                                          ELSE attempt_started_at END,
-                claimed_by = CASE WHEN verdict.refusal IS NULL THEN $2 END,
-                claimed_until = CASE WHEN verdict.refusal IS NULL THEN now() + $3 * interval '1 millisecond' END,
-                claim_token = CASE WHEN verdict.refusal IS NULL THEN claim_token END,
+                status = CASE WHEN decision.refusal IS NOT NULL THEN 'failed'
+                              WHEN decision.goes THEN 'sending' ELSE 'queued' END,
+                error_reason = decision.refusal,
+                error_code = CASE WHEN decision.refusal IS NULL THEN error_code END,
+                error_message = CASE WHEN decision.refusal IS NULL THEN error_message END,
+                attempts = attempts + CASE WHEN decision.goes THEN 1 ELSE 0 END,
+                attempt_started_at = CASE WHEN decision.goes THEN clock_timestamp() ELSE attempt_started_at END,
+                not_before = CASE WHEN decision.goes OR decision.refusal IS NOT NULL THEN not_before
+                                  ELSE decision.quiet_end END,
+                claimed_by = CASE WHEN decision.goes THEN $2 END,
+                claimed_until = CASE WHEN decision.goes THEN now() + $3 * interval '1 millisecond' END,
+                claim_token = CASE WHEN decision.goes THEN claim_token END,
                 updated_at = now()
-            FROM verdict
-            WHERE sms_messages.id = verdict.id
-            RETURNING verdict.refusal, verdict.phone_ciphertext, verdict.encryption_key_id, sms_messages.attempts
+            FROM decision
+            WHERE sms_messages.id = decision.id
+            RETURNING decision.refusal, decision.goes, decision.phone_ciphertext, decision.encryption_key_id,
+                      sms_messages.attempts
             """,
-            [.uuid(id), .text(claim.instance), .int(lease.wholeMilliseconds), .uuid(claim.token)]
+            [
+                .uuid(id), .text(claim.instance), .int(lease.wholeMilliseconds), .uuid(claim.token),
+                .text(quietHours.start), .text(quietHours.end),
+            ]
         )
         guard let row = rows.first else { return .lost }
         if let refusal: String = try row.decode("refusal") {
             return .refused(SMSFailureReason(rawValue: refusal) ?? .optedOut)
         }
+        guard try row.decode("goes", as: Bool.self) else { return .deferred }
         guard let token: String = try row.decode("phone_ciphertext") else { return .refused(.memberDeleted) }
         return .send(
             phoneToken: token, keyID: try row.decode("encryption_key_id"), attempt: try row.decode("attempts"))

@@ -213,9 +213,16 @@ public struct SMSSender: Service {
     /// Moves a claimed row to `sending` (or fails it for an opted-out or deleted member).
     private func start(_ message: SMSQueue.Claimed) async -> (phoneToken: String, keyID: String?, attempt: Int)? {
         do {
-            switch try await queue.start(message.id, claim: message.claim, lease: configuration.lease) {
+            let started = try await queue.start(
+                message.id, claim: message.claim, lease: configuration.lease, quietHours: quietHours)
+            switch started {
             case .send(let token, let keyID, let attempt):
                 return (token, keyID, attempt)
+            case .deferred:
+                logger.info(
+                    "SMS not started: its household's quiet hours began while it waited for the rate limit",
+                    metadata: ["message_id": "\(message.id.lowercasedText)"])
+                return nil
             case .refused(let reason):
                 metrics.finished(.failed, segments: message.segments)
                 logger.info(

@@ -46,6 +46,52 @@ struct SMSClaimTests {
         }
     }
 
+    @Test func aBulkMessageWhoseQuietHoursBeganWhileItWaitedGoesBackToTheQueue() async throws {
+        try await MembersHarness.run { harness in
+            let queue = harness.sms.queue
+            let member = try await harness.makeMembers(1, timezone: "Etc/UTC")[0]
+            let bulk = try await harness.queueMessage("Weekly plan", member: member.id)
+            let sent = try await harness.result(
+                "sms.send", ["member_id": .string(member.id), "body": "Noted", "priority": "reply"])
+            let replyText = try #require(sent["message_id"]?.stringValue)
+            let reply = try #require(UUID(uuidString: replyText))
+            // Both are claimed outside quiet hours; by the time their tokens come, the household's have begun.
+            let claimed = try await queue.claim(limit: 100, instance: "sender-a", lease: Self.lease, quietHours: .off)
+            #expect(Set(claimed.map(\.id)) == [bulk, reply])
+            let now = Date()
+            var utc = Calendar(identifier: .gregorian)
+            utc.timeZone = TimeZone(identifier: "UTC")!
+            func clock(_ date: Date) -> String {
+                let parts = utc.dateComponents([.hour, .minute], from: date)
+                return String(format: "%02d:%02d", parts.hour!, parts.minute!)
+            }
+            let quiet = SMSQueue.QuietHours(
+                start: clock(now.addingTimeInterval(-3600)), end: clock(now.addingTimeInterval(3600)))
+            for message in claimed {
+                let started = try await queue.start(
+                    message.id, claim: message.claim, lease: Self.lease, quietHours: quiet)
+                if message.id == bulk {
+                    #expect(started == .deferred)
+                } else {
+                    guard case .send = started else {
+                        Issue.record("a reply is not held for quiet hours: \(started)")
+                        continue
+                    }
+                }
+            }
+            let row = try await harness.claimRow(bulk)
+            #expect(row.status == "queued" && row.claimedBy == nil && row.token == nil && row.attempts == 0)
+            let notBefore = try #require(
+                try await harness.database.query("SELECT not_before FROM sms_messages WHERE id = $1", [.uuid(bulk)])
+                    .first?.decode("not_before", as: Date.self))
+            #expect(notBefore > now.addingTimeInterval(3000) && notBefore < now.addingTimeInterval(3700))
+            #expect(try await harness.claimRow(reply).status == "sending")
+            // Not claimable again until the quiet hours end.
+            #expect(
+                try await queue.claim(limit: 100, instance: "sender-b", lease: Self.lease, quietHours: .off).isEmpty)
+        }
+    }
+
     @Test func aLateReceiptIsRecordedOverANewerClaimThatHasNotFoundTheMessage() async throws {
         try await MembersHarness.run { harness in
             let queue = harness.sms.queue
@@ -186,7 +232,9 @@ extension MembersHarness {
         let claimed = try await sms.queue.claim(
             limit: 100, instance: instance, lease: SMSClaimTests.lease, quietHours: .off)
         let message = try #require(claimed.first { $0.id == id })
-        guard case .send = try await sms.queue.start(id, claim: message.claim, lease: SMSClaimTests.lease) else {
+        let started = try await sms.queue.start(
+            id, claim: message.claim, lease: SMSClaimTests.lease, quietHours: .off)
+        guard case .send = started else {
             Issue.record("the message was not started")
             return message.claim
         }
