@@ -116,6 +116,31 @@ import Testing
         #expect(stoppedInTime, "the server did not stop while its output was not read")
     }
 
+    /// Answers that fill a small pipe and leave less than the channel's high watermark queued behind it: the channel
+    /// stays writable while nothing leaves, and the server still stops, `drainTimeout` after the input ended.
+    @Test func answersStuckBelowTheHighWatermarkCannotKeepTheServerRunning() async throws {
+        var inputPipe: [Int32] = [0, 0]
+        var outputPipe: [Int32] = [0, 0]
+        #expect(pipe(&inputPipe) == 0 && pipe(&outputPipe) == 0)
+        defer { for descriptor in inputPipe + outputPipe { close(descriptor) } }
+        // F_SETPIPE_SZ (1031): the output pipe holds one page, so about 20 KiB of answers wait in the channel,
+        // under SwiftNIO's default high watermark of 64 KiB.
+        #expect(fcntl(outputPipe[1], 1031, 4096) >= 4096)
+        let id = String(repeating: "i", count: 60)
+        let request = #"{"jsonrpc":"2.0","method":"sum","params":[1,2],"id":"\#(id)"}"#
+        let bytes = Array(String(repeating: request + "\n", count: 250).utf8)
+        Self.writeAll(bytes, to: inputPipe[1])  // Fits in the input pipe; closes its write end.
+        inputPipe[1] = -1
+        let server = StdioServer(
+            configuration: .init(
+                inputDescriptor: inputPipe[0], outputDescriptor: outputPipe[1], drainTimeout: .milliseconds(400)),
+            router: TestSupport.router(),
+            logger: TestSupport.logger
+        )
+        let stoppedInTime = try await ServerTestSupport.finishes { try await server.run() }
+        #expect(stoppedInTime, "the server did not stop while answers waited below the high watermark")
+    }
+
     @Test func aFirstMessageThatIsNotAnObjectIsAnsweredAtOnce() async throws {
         // Neither `{` nor a Content-Length header first: newline framing, an error for the line, and the next
         // request answered (no waiting for a header that never comes).

@@ -141,6 +141,23 @@ import Testing
         return started.entries.isEmpty ? nil : events.entries
     }
 
+    /// A client writes requests and never reads an answer, nor closes: the server stops reading from it, and on
+    /// shutdown it still stops, closing that connection once its answers have waited `drainTimeout` for the client.
+    @Test func aClientThatNeverReadsCannotHoldUpShutdown() async throws {
+        let folder = ServerTestSupport.temporaryFolder()
+        var configuration = Self.config(folder)
+        configuration.drainTimeout = .milliseconds(400)
+        let client = StalledClient()
+        defer { client.close() }
+        let stoppedInTime = try await ServerTestSupport.finishes { [configuration] in
+            try await ServerTestSupport.withSocketServer(configuration) { path in
+                try await client.connectAndWriteUntilTheServerStopsReading(path)
+            }
+        }
+        #expect(client.requestsWritten > 0)
+        #expect(stoppedInTime, "the server did not stop while a client held its answers")
+    }
+
     @Test func anOversizedLineIsAnsweredAndTheConnectionGoesOn() async throws {
         let folder = ServerTestSupport.temporaryFolder()
         try await ServerTestSupport.withSocketServer(Self.config(folder, maxMessage: 1024)) { path in
@@ -360,4 +377,72 @@ final class EventLog: Sendable {
     private let stored = Mutex<[String]>([])
     var entries: [String] { stored.withLock { $0 } }
     func append(_ entry: String) { stored.withLock { $0.append(entry) } }
+}
+
+/// A client on a plain socket that writes requests until the server stops taking them, and reads nothing.
+final class StalledClient: Sendable {
+    private let descriptor = Mutex<CInt>(-1)
+    private let written = Mutex(0)
+
+    var requestsWritten: Int { written.withLock { $0 } }
+
+    func connectAndWriteUntilTheServerStopsReading(_ path: String) async throws {
+        let socketDescriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard socketDescriptor >= 0 else { throw POSIXFailure(call: "socket") }
+        descriptor.withLock { $0 = socketDescriptor }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { bytes in
+            bytes.copyBytes(from: path.utf8.prefix(bytes.count - 1))
+        }
+        let connected = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(socketDescriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        guard connected == 0 else { throw POSIXFailure(call: "connect") }
+        _ = fcntl(socketDescriptor, F_SETFL, fcntl(socketDescriptor, F_GETFL) | O_NONBLOCK)
+        // Large answers fill the socket's buffers after a few requests, so the server's places fill with answers
+        // that cannot be written after about a hundred requests (not thousands of small ones, which would keep a
+        // loaded machine busy for seconds).
+        let text = String(repeating: "x", count: 16_384)
+        let line = Array(#"{"jsonrpc":"2.0","method":"test.echo","params":{"text":"\#(text)"},"id":1}"#.utf8)
+        let chunk = line + [UInt8(ascii: "\n")]
+        // Written until the socket has taken nothing for a while: the server no longer reads.
+        var idleRounds = 0
+        var offset = 0
+        while idleRounds < 10 {
+            let sent = chunk[offset...].withUnsafeBytes {
+                send(socketDescriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
+            if sent > 0 {
+                idleRounds = 0
+                offset += sent
+                if offset == chunk.count {
+                    offset = 0
+                    written.withLock { $0 += 1 }
+                }
+                // The server takes requests as fast as they come until its 64 places are full: without a pause
+                // here this loop would hold one of the cooperative pool's threads (two on this machine) meanwhile,
+                // and other tests' tasks would wait for it.
+                try await Task.sleep(for: .milliseconds(1))
+            } else {
+                guard errno == EAGAIN || errno == EWOULDBLOCK else { throw POSIXFailure(call: "send") }
+                idleRounds += 1
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+    }
+
+    func close() {
+        descriptor.withLock { descriptor in
+            if descriptor >= 0 { _ = Glibc.close(descriptor) }
+            descriptor = -1
+        }
+    }
+}
+
+struct POSIXFailure: Error {
+    var call: String
+    var code = errno
 }
