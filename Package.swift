@@ -41,6 +41,8 @@ let package = Package(
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         // Debian 12 ships hiredis 0.14 (RESP2, no redisConnectWithOptions).
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        // <sys/epoll.h>, which Swift's Glibc module leaves out: for jules-bench's client (Linux only).
+        .systemLibrary(name: "CEpoll"),
         // PostgreSQL through libpq: pool, parameterised queries, typed rows, transactions. Knows nothing of Jules.
         .target(
             name: "Postgres",
@@ -118,6 +120,7 @@ let package = Package(
             name: "jules-bench",
             dependencies: [
                 "Postgres",
+                .target(name: "CEpoll", condition: .when(platforms: [.linux])),
                 "Redis",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

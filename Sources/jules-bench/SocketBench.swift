@@ -44,8 +44,18 @@ struct SocketBench: AsyncParsableCommand {
     @Option(help: "Send this line as it is instead of a JSON-RPC request (e.g. PING for redis-server).")
     var raw: String?
 
-    @Option(help: "Event loop threads of the client.")
+    @Option(help: "Threads of the client.")
     var threads = 1
+
+    enum ClientKind: String, ExpressibleByArgument, CaseIterable {
+        /// Plain epoll: a read and a write per request (``EpollClient``).
+        case epoll
+        /// A SwiftNIO channel per connection (the client of the runs before 2026-11-30 10:00).
+        case nio
+    }
+
+    @Option(help: "How the client does its I/O: epoll (a read and a write per request) or nio (a SwiftNIO channel).")
+    var client = ClientKind.epoll
 
     @Option(help: "A name for this run in the output.")
     var label: String?
@@ -83,22 +93,44 @@ struct SocketBench: AsyncParsableCommand {
             guard !requests.isEmpty else { throw ValidationError("--params-file \(paramsFile) has no lines") }
         }
 
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let run = BenchRun()
-        var channels: [any Channel] = []
-        for index in 0..<connections {
-            let own = stride(from: index % requests.count, to: requests.count, by: connections).map { requests[$0] }
-            let channel = try await ClientBootstrap(group: group)
-                .channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(
-                            ClosedLoopHandler(requests: own, run: run, jsonRPC: raw == nil)
-                        )
-                    }
+        let stopClient: () async throws -> Void
+        switch client {
+        case .epoll:
+            #if canImport(Glibc)
+                let epollClient = EpollClient(
+                    socketPath: socket, requests: requests.map { Array($0.readableBytesView) }, jsonRPC: raw == nil,
+                    run: run)
+                try epollClient.start(connections: connections, threads: threads)
+                stopClient = { await epollClient.stop() }
+            #else
+                throw ValidationError("--client epoll needs Linux")
+            #endif
+        case .nio:
+            let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+            var channels: [any Channel] = []
+            for index in 0..<connections {
+                let own = stride(from: index % requests.count, to: requests.count, by: connections).map {
+                    requests[$0]
                 }
-                .connect(unixDomainSocketPath: socket)
-                .get()
-            channels.append(channel)
+                let channel = try await ClientBootstrap(group: group)
+                    .channelInitializer { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            try channel.pipeline.syncOperations.addHandler(
+                                ClosedLoopHandler(requests: own, run: run, jsonRPC: raw == nil)
+                            )
+                        }
+                    }
+                    .connect(unixDomainSocketPath: socket)
+                    .get()
+                channels.append(channel)
+            }
+            stopClient = { [channels] in
+                for channel in channels {
+                    try? await channel.close()
+                }
+                try await group.shutdownGracefully()
+            }
         }
         try await Task.sleep(for: .seconds(warmup))
         // The client's own time first, then each process name asked for (once each).
@@ -113,10 +145,7 @@ struct SocketBench: AsyncParsableCommand {
         let end = NIODeadline.now().uptimeNanoseconds
         let cpuAfter = cpuSeconds()
         run.stop()
-        for channel in channels {
-            try? await channel.close()
-        }
-        try await group.shutdownGracefully()
+        try await stopClient()
 
         var report = run.report(from: start, to: end)
         for (index, name) in watched.enumerated() {
