@@ -17,6 +17,7 @@ public struct StatePersister: Service {
     let consumer: String
     let batchSize: Int
     let reclaimIdle: Duration
+    let forgetIdle: Duration
     let logger: Logger
 
     private let batchSizes = Recorder(label: "jules_state_persist_batch_size")
@@ -29,14 +30,17 @@ public struct StatePersister: Service {
     ///   - consumer: This instance's name in the consumer group; unique among the instances.
     ///   - batchSize: Most entries per PostgreSQL statement.
     ///   - reclaimIdle: How long an entry read by another consumer may stay unacknowledged before this one takes it.
+    ///   - forgetIdle: How long another consumer may go without reading before it is removed from the group, once
+    ///     it holds no entries (each instance start adds a name; without this the group's list only grows).
     public init(
         store: StateStore, consumer: String, batchSize: Int = 500, reclaimIdle: Duration = .seconds(30),
-        logger: Logger
+        forgetIdle: Duration = .seconds(3600), logger: Logger
     ) {
         self.store = store
         self.consumer = consumer
         self.batchSize = batchSize
         self.reclaimIdle = reclaimIdle
+        self.forgetIdle = forgetIdle
         self.logger = logger
     }
 
@@ -98,7 +102,10 @@ public struct StatePersister: Service {
             if entries.isEmpty, ContinuousClock.now - state.lastReclaim > reclaimIdle / 2 {
                 (entries, state.reclaimCursor) = try await reclaim(from: state.reclaimCursor)
                 // A scan that has not gone round yet goes on next round; a finished one waits.
-                if state.reclaimCursor == "0-0" { state.lastReclaim = .now }
+                if state.reclaimCursor == "0-0" {
+                    state.lastReclaim = .now
+                    await forgetIdleConsumers()
+                }
             }
             if entries.isEmpty {
                 entries = try await read(id: ">", block: block ? .milliseconds(200) : nil)
@@ -154,6 +161,46 @@ public struct StatePersister: Service {
             // Another instance (or an earlier run) made it.
         }
     }
+
+    /// Removes other consumers that hold no entries and have not read for ``forgetIdle``: instances that stopped
+    /// (their entries, if any, were reclaimed first). One script, so a consumer cannot take an entry between the
+    /// check and the removal, which would drop that entry from the group's pending list. A consumer removed while
+    /// alive (cut off from Redis for that long) is added again by its next read.
+    private func forgetIdleConsumers() async {
+        do {
+            let removed = try await redis.evaluate(
+                Self.forgetIdleConsumersScript,
+                keys: [store.cache.journalKey],
+                arguments: [
+                    StateCache.consumerGroup, RedisArgument(consumer),
+                    RedisArgument(Int(forgetIdle.wholeMilliseconds)),
+                ])
+            if let count = removed.intValue, count > 0 {
+                logger.info(
+                    "removed idle consumers from the state journal's group",
+                    metadata: ["consumers": .stringConvertible(count)])
+            }
+        } catch {
+            logger.debug(
+                "could not remove idle consumers from the state journal's group",
+                metadata: ["error": .string(String(describing: error))])
+        }
+    }
+
+    static let forgetIdleConsumersScript = RedisScript(
+        """
+        local removed = 0
+        for _, consumer in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
+            local fields = {}
+            for i = 1, #consumer, 2 do fields[consumer[i]] = consumer[i + 1] end
+            if fields['name'] ~= ARGV[2] and fields['pending'] == 0 and fields['idle'] >= tonumber(ARGV[3]) then
+                redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], fields['name'])
+                removed = removed + 1
+            end
+        end
+        return removed
+        """
+    )
 
     struct JournalEntry {
         var id: [UInt8]

@@ -12,10 +12,11 @@ func withPersister(
     _ harness: MembersHarness,
     consumer: String = "test-\(UUID().uuidString.prefix(8))",
     reclaimIdle: Duration = .seconds(30),
+    forgetIdle: Duration = .seconds(3600),
     _ body: () async throws -> Void
 ) async throws {
     let persister = StatePersister(
-        store: harness.state, consumer: consumer, batchSize: 50, reclaimIdle: reclaimIdle,
+        store: harness.state, consumer: consumer, batchSize: 50, reclaimIdle: reclaimIdle, forgetIdle: forgetIdle,
         logger: StorageTestSupport.logger)
     try await withServices([persister], body)
 }
@@ -146,6 +147,47 @@ struct StatePersisterTests {
             #expect(try await harness.storedState(household)?.version == 5)
             let pending = try await harness.redis.command(["XPENDING", journal, "jules-state-persisters"])
             #expect(pending.arrayValue?.first?.intValue == 0)
+        }
+    }
+
+    @Test func consumersThatStoppedAreRemovedFromTheGroupOnceTheyHoldNothing() async throws {
+        try await MembersHarness.run { harness in
+            let household = try await harness.createHousehold()
+            let journal = RedisArgument(harness.state.journalKey)
+            let group: RedisArgument = "jules-state-persisters"
+            _ = try await harness.redis.command(["XGROUP", "CREATE", journal, group, "0", "MKSTREAM"])
+            // A stopped instance that acknowledged what it read, one that holds an entry, and one that never read.
+            _ = try await harness.result("state.update", ["household_id": .string(household), "state": ["n": 1]])
+            let read = try await harness.redis.command([
+                "XREADGROUP", "GROUP", group, "acknowledged", "COUNT", "1", "STREAMS", journal, ">",
+            ])
+            let id = try #require(read.arrayValue?.first?.arrayValue?.last?.arrayValue?.first?.arrayValue?.first)
+            _ = try await harness.redis.command(["XACK", journal, group, RedisArgument(try #require(id.bytes))])
+            _ = try await harness.result("state.update", ["household_id": .string(household), "state": ["n": 2]])
+            _ = try await harness.redis.command([
+                "XREADGROUP", "GROUP", group, "holding", "COUNT", "1", "STREAMS", journal, ">",
+            ])
+            _ = try await harness.redis.command(["XGROUP", "CREATECONSUMER", journal, group, "never-read"])
+            try await Task.sleep(for: .milliseconds(300))
+            func consumers() async throws -> Set<String> {
+                let reply = try await harness.redis.command(["XINFO", "CONSUMERS", journal, group])
+                return Set(
+                    (reply.arrayValue ?? []).compactMap { consumer in
+                        consumer.arrayValue.flatMap { fields in
+                            zip(fields, fields.dropFirst()).first { $0.0.stringValue == "name" }?.1.stringValue
+                        }
+                    })
+            }
+            #expect(try await consumers() == ["acknowledged", "holding", "never-read"])
+            // Entries are reclaimed only after a minute here, so the one holding an entry keeps it and stays.
+            try await withPersister(
+                harness, consumer: "live", reclaimIdle: .seconds(60), forgetIdle: .milliseconds(200)
+            ) {
+                for _ in 0..<100 where try await consumers() != ["holding", "live"] {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                #expect(try await consumers() == ["holding", "live"])
+            }
         }
     }
 
