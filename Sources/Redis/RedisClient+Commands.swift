@@ -77,16 +77,25 @@ extension RedisClient {
         try await self.get(RedisArgument(key))
     }
 
-    /// Sets a key (`SET`), optionally with an expiration (`PX`, in whole milliseconds, at least 1).
+    /// The longest expiration `set` takes: about 285 years. Redis adds an expiration to the current Unix time in
+    /// milliseconds, and refuses one that would overflow; this bound keeps far from that and from `Int`'s range.
+    public static let longestExpiration = Duration.milliseconds(9_000_000_000_000)
+
+    /// Sets a key (`SET`), optionally with an expiration (`PX`, in whole milliseconds, at least 1 and at most
+    /// ``longestExpiration``).
     public func set(_ key: RedisArgument, _ value: RedisArgument, expiration: Duration? = nil) async throws(RedisError)
     {
         var arguments: [RedisArgument] = ["SET", key, value]
         if let expiration {
-            let milliseconds = Int(expiration / .milliseconds(1))
-            guard milliseconds >= 1 else {
+            guard expiration >= .milliseconds(1) else {
                 throw RedisError(.invalidArgument, message: "an expiration must be at least 1 millisecond")
             }
-            arguments += ["PX", RedisArgument(milliseconds)]
+            guard expiration <= Self.longestExpiration else {
+                throw RedisError(.invalidArgument, message: "an expiration must be at most 9e12 milliseconds")
+            }
+            // Whole milliseconds, rounded down: at least 1 by the check above.
+            let (seconds, attoseconds) = expiration.components
+            arguments += ["PX", RedisArgument(Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000))]
         }
         let reply = try await self.command(arguments)
         guard reply == .status("OK") else {

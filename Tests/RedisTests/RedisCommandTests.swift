@@ -71,6 +71,23 @@ extension RedisServerTests {
             }
         }
 
+        @Test func expirationsOutsideWhatRedisTakesAreRefusedBeforeSending() async throws {
+            let key = RedisTestServer.key()
+            try await RedisTestServer.withClient { client in
+                for expiration in [Duration.zero, .microseconds(999), .seconds(-5), .seconds(Int64.max)] {
+                    let error = await redisError { try await client.set(key, "v", expiration: expiration) }
+                    #expect(error?.code == .invalidArgument, "\(expiration)")
+                }
+                #expect(try await client.get(key) == nil, "nothing was set")
+                try await client.set(key, "v", expiration: .milliseconds(1500) + .microseconds(999))
+                let remaining = try await client.command(["PTTL", RedisArgument(key)]).intValue
+                #expect((1..<1500).contains(try #require(remaining)), "whole milliseconds, rounded down")
+                try await client.set(key, "v", expiration: Redis.RedisClient.longestExpiration)
+                #expect(try await client.command(["PTTL", RedisArgument(key)]).intValue ?? 0 > 8_999_000_000_000)
+                try await client.delete(key)
+            }
+        }
+
         @Test func selectsTheConfiguredDatabase() async throws {
             let key = RedisTestServer.key()
             try await RedisTestServer.withClient(try RedisTestServer.configuration(database: 1)) { client in
