@@ -166,7 +166,8 @@ struct SMSSettings {
     /// `HH:MM` on a 24-hour clock, as given.
     private static func clockTime(_ text: String) -> String? {
         let parts = text.split(separator: ":")
-        guard parts.count == 2, parts.allSatisfy({ $0.count == 2 && $0.allSatisfy(\.isASCII) }),
+        // Two ASCII digits each: Int alone would also take "+1" or "-0", which PostgreSQL's time refuses.
+        guard parts.count == 2, parts.allSatisfy({ $0.count == 2 && $0.allSatisfy { ("0"..."9").contains($0) } }),
             let hours = Int(parts[0]), let minutes = Int(parts[1]), (0...23).contains(hours), (0...59).contains(minutes)
         else { return nil }
         return text

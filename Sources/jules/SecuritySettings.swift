@@ -52,6 +52,33 @@ struct SecuritySettings {
         return region
     }
 
+    /// The most a key file may hold: far more than a ring of a hundred keys.
+    static let keyFileLimit = 64 * 1024
+
+    /// The bytes of a key file: a regular file (not a FIFO or a device, which could block or never end) of at most
+    /// ``keyFileLimit`` bytes. Errors name the variable and the path, never the contents.
+    private static func keyFileContents(_ path: String, variable: String) throws -> Data {
+        // Checked before opening (opening a FIFO waits for a writer) and again on what was opened.
+        var status = stat()
+        guard stat(path, &status) == 0 else { throw ValidationError("\(variable) names \(path), which cannot be read") }
+        guard status.st_mode & S_IFMT == S_IFREG else {
+            throw ValidationError("\(variable) names \(path), which is not a regular file")
+        }
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw ValidationError("\(variable) names \(path), which cannot be read")
+        }
+        defer { try? handle.close() }
+        guard fstat(handle.fileDescriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
+            throw ValidationError("\(variable) names \(path), which is not a regular file")
+        }
+        let data = (try? handle.read(upToCount: keyFileLimit + 1)) ?? nil
+        guard let data else { throw ValidationError("\(variable) names \(path), which cannot be read") }
+        guard data.count <= keyFileLimit else {
+            throw ValidationError("\(variable) names \(path), which is larger than \(keyFileLimit / 1024) KiB")
+        }
+        return data
+    }
+
     /// The value of `variable`, or the contents of the file `<variable>_FILE` names.
     private static func secret(_ variable: String, what: String) throws -> String {
         let fileVariable = variable + "_FILE"
@@ -61,9 +88,7 @@ struct SecuritySettings {
         case (let value?, nil):
             return value
         case (nil, let path?):
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw ValidationError("\(fileVariable) names \(path), which cannot be read")
-            }
+            let data = try keyFileContents(path, variable: fileVariable)
             guard let text = String(data: data, encoding: .utf8), !text.allSatisfy(\.isWhitespace) else {
                 throw ValidationError("\(fileVariable) names \(path), which holds no key")
             }

@@ -30,6 +30,10 @@ struct StateSettings {
             throw ValidationError("JULES_STATE_KEY_PREFIX must be 1 to 64 printable ASCII characters without spaces")
         }
         if let given = Environment.string("JULES_INSTANCE_ID") {
+            // It names this instance in Redis (the journal's consumer) and on the SMS rows it holds.
+            guard (1...128).contains(given.utf8.count), given.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+                throw ValidationError("JULES_INSTANCE_ID must be 1 to 128 printable ASCII characters without spaces")
+            }
             instanceID = given
         } else {
             var name = [CChar](repeating: 0, count: 256)

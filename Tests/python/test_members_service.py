@@ -5,6 +5,7 @@ import base64
 import hashlib
 import json
 import os
+import pathlib
 import signal
 import subprocess
 import sys
@@ -102,6 +103,28 @@ def test_keys_can_come_from_files(jules_bin, short_tmp):
     both = subprocess.run([jules_bin, "serve", "--socket", str(short_tmp / "s.sock")], env=env,
                           capture_output=True, text=True, timeout=60)
     assert both.returncode != 0 and "not both" in both.stderr
+
+
+def test_key_files_must_be_small_regular_files(jules_bin, short_tmp):
+    keys = key_set(jules_bin)
+    (short_tmp / "idx").write_text(keys["JULES_BLIND_INDEX_KEY"] + "\n")
+    (short_tmp / "big").write_text(keys["JULES_ENCRYPTION_KEYS"] + "\n" + " " * (64 * 1024))
+    os.mkfifo(short_tmp / "fifo")
+    cases = [
+        (short_tmp / "big", "larger than 64 KiB"),
+        (short_tmp / "fifo", "not a regular file"),
+        (pathlib.Path("/dev/zero"), "not a regular file"),
+        (short_tmp, "not a regular file"),
+        (short_tmp / "missing", "cannot be read"),
+    ]
+    for path, reason in cases:
+        env = clean_env(JULES_ENCRYPTION_KEYS_FILE=str(path), JULES_BLIND_INDEX_KEY_FILE=str(short_tmp / "idx"))
+        result = subprocess.run([jules_bin, "serve", "--socket", str(short_tmp / "s.sock")], env=env,
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode != 0, path
+        assert "JULES_ENCRYPTION_KEYS_FILE" in result.stderr and reason in result.stderr, result.stderr[-2000:]
+        assert keys["JULES_ENCRYPTION_KEYS"] not in result.stderr
+        assert not (short_tmp / "s.sock").exists()
 
 
 def test_keygen_prints_fresh_keys_that_python_fernet_accepts(jules_bin, short_tmp):
