@@ -44,6 +44,7 @@ public struct PostgresConfiguration: Sendable {
     /// - Throws: ``PostgresError`` with code ``PostgresError/Code/invalidConfiguration`` when libpq rejects the
     ///   string; its message never contains the password.
     public init(connectionString: String) throws(PostgresError) {
+        try Self.checkURLCredentials(connectionString)
         let parsed = try Self.parse(connectionString)
         var parameters: [(keyword: String, value: String)] = []
         var password: String?
@@ -71,6 +72,28 @@ public struct PostgresConfiguration: Sendable {
         self.userOptions = userOptions
         self.connectTimeout = connectTimeout
         self.applicationName = applicationName
+    }
+
+    /// Refuses a URL whose credentials libpq would split in the wrong place. libpq reads credentials up to the first
+    /// `@` or `/`: in `postgresql://u:pa/ss@h/db` it finds none and takes `u` as the host and `pa` as the port,
+    /// and in `postgresql://u:p@ss@h/db` it takes `ss@h` as the host. Either way part of the password would be shown
+    /// as a host, port or database name in ``redactedDescription``, and so in logs. Before the query, a URL may
+    /// have at most one `@`, and no `/` before it.
+    private static func checkURLCredentials(_ text: String) throws(PostgresError) {
+        let scalars = Array(text.unicodeScalars)
+        let scheme = scalars.prefix { $0 != ":" }
+        guard ["postgres", "postgresql"].contains(String(String.UnicodeScalarView(scheme)).lowercased()),
+            scalars.dropFirst(scheme.count).starts(with: "://".unicodeScalars)
+        else { return }
+        let rest = scalars.dropFirst(scheme.count + 3).prefix { $0 != "?" }
+        let ats = rest.indices.filter { rest[$0] == "@" }
+        guard let firstAt = ats.first else { return }
+        if ats.count > 1 || rest[..<firstAt].contains("/") {
+            throw PostgresError(
+                code: .invalidConfiguration,
+                message: "an '@' or '/' in the user name, password or database name of a URL must be written %40 or %2F"
+            )
+        }
     }
 
     /// `host=... port=... dbname=... user=...` for logs and error messages; never the password.

@@ -41,6 +41,10 @@ import Testing
         "postgresql://jules:s3cret@[::1/db",
         "host=x password='s3cret",
         "postgresql://jules:s3cret@/jules?bogus=s3cret",
+        // libpq would read the first as host "jules", port "s3cr", and the second's host as "et@db".
+        "postgresql://jules:s3cr/et@db/jules",
+        "postgresql://jules:s3cr@et@db/jules",
+        "POSTGRES://jules:s3cr@et@db/jules",
     ])
     func rejectsBadStringsWithoutLeakingThem(connectionString: String) {
         #expect {
@@ -49,6 +53,13 @@ import Testing
             guard let error = error as? PostgresError else { return false }
             return error.code == .invalidConfiguration && !error.description.contains("s3cr")
         }
+    }
+
+    @Test func encodedCredentialsAndSlashesInTheQueryAreAccepted() throws {
+        let encoded = try PostgresConfiguration(connectionString: "postgresql://jules:s3cr%2Fet%40x@db/jules")
+        #expect(encoded.redactedDescription == "host=db dbname=jules user=jules")
+        let socket = try PostgresConfiguration(connectionString: "postgresql://jules:pw@/jules?host=/tmp/x@y&port=5")
+        #expect(socket.redactedDescription == "host=/tmp/x@y port=5 dbname=jules user=jules")
     }
 
     @Test func appliesSettingsPerConnection() throws {
