@@ -22,21 +22,19 @@ struct RegionMetadata: Sendable {
         table.values.filter { $0.trunkPrefix == 0 }.map(\.callingCode)
     ).union(otherCallingCodesWithTrunkZero)
 
-    /// Countries outside the region table that also dial a trunk 0, so that "+254 0712 345678" is the same number
-    /// as "+254 712 345678" (not a second one that passes uniqueness). A country that dials 0 before national
-    /// numbers cannot have national numbers that begin with 0, so dropping it never changes a number. Left out on
-    /// purpose: countries without a trunk 0 whose national numbers may begin with 0 (Italy, San Marino, the
-    /// Vatican, Côte d'Ivoire, Benin, Gabon, Congo), and those whose trunk prefix is longer (Hungary's 06) or is
-    /// not 0 (Russia, Kazakhstan and Belarus dial 8).
+    /// Countries outside the region table that also dial a trunk 0 and have no national number beginning with 0,
+    /// so that "+254 0712 345678" is the same number as "+254 712 345678" (not a second one that passes
+    /// uniqueness). Left out on purpose: countries whose national numbers may begin with 0 (Italy, San Marino, the
+    /// Vatican, Côte d'Ivoire, Benin, Gabon, Congo; and Rwanda's fixed lines and Uruguay's toll-free numbers, though
+    /// both countries dial a trunk 0), and those whose trunk prefix is longer (Hungary's 06) or is not 0 (Russia,
+    /// Kazakhstan and Belarus dial 8).
     private static let otherCallingCodesWithTrunkZero: Set<Int> = [
         // Africa.
-        20, 27, 211, 212, 213, 218, 231, 232, 233, 234, 243, 249, 250, 251, 254, 255, 256, 260, 261, 262, 263, 264,
-        265,
+        20, 27, 211, 212, 213, 218, 231, 232, 233, 234, 243, 249, 251, 254, 255, 256, 260, 261, 262, 263, 264, 265,
         // Europe.
         40, 353, 355, 358, 359, 380, 381, 382, 385, 386, 387, 389, 421,
-        // The Americas: Peru, Argentina, Venezuela, Cuba, French overseas departments, Bolivia, Ecuador, Paraguay,
-        // Uruguay.
-        51, 53, 54, 58, 590, 591, 593, 594, 595, 596, 598,
+        // The Americas: Peru, Argentina, Venezuela, Cuba, French overseas departments, Bolivia, Ecuador, Paraguay.
+        51, 53, 54, 58, 590, 591, 593, 594, 595, 596,
         // Asia and Oceania.
         60, 62, 63, 64, 66, 82, 84, 86, 90, 91, 92, 93, 94, 95, 98, 855, 856, 880, 886, 961, 962, 963, 964, 966,
         967, 970, 971, 972, 977, 994, 995,

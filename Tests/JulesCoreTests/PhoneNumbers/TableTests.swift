@@ -51,8 +51,9 @@ struct TableTests {
         for code in RegionMetadata.callingCodesWithTrunkZero {
             #expect(CallingCodeTable.nationalLengths(for: code) != nil, "\(code)")
         }
-        // Italy, San Marino, the Vatican, Côte d'Ivoire, Benin, Gabon, Congo; Hungary's trunk prefix is 06.
-        for code in [39, 378, 379, 225, 229, 241, 242, 36] {
+        // Italy, San Marino, the Vatican, Côte d'Ivoire, Benin, Gabon, Congo, Rwanda, Uruguay; Hungary's trunk
+        // prefix is 06.
+        for code in [39, 378, 379, 225, 229, 241, 242, 250, 598, 36] {
             #expect(!RegionMetadata.callingCodesWithTrunkZero.contains(code), "\(code)")
         }
     }
