@@ -136,44 +136,70 @@
                     for connection in connections { close(connection.descriptor) }
                     close(epoll)
                 }
-                for connection in connections where !send(connection) { return }
+                var open = 0
+                for connection in connections {
+                    if send(connection) {
+                        open += 1
+                    } else {
+                        lose(connection)
+                    }
+                }
                 var events = [epoll_event](repeating: epoll_event(), count: 64)
-                while !stopped.withLockedValue({ $0 }) {
+                while open > 0, !stopped.withLockedValue({ $0 }) {
                     let ready = events.withUnsafeMutableBufferPointer { epoll_wait(epoll, $0.baseAddress, 64, 100) }
                     if ready < 0 {
                         if errno == EINTR { continue }
+                        for _ in 0..<open { bench.connectionLost() }
                         return
                     }
                     for event in events.prefix(Int(ready)) {
                         let connection = connections[Int(event.data.u64)]
-                        if !receive(connection) {
-                            _ = epoll_ctl(epoll, EPOLL_CTL_DEL, connection.descriptor, nil)
+                        switch receive(connection) {
+                        case .open: continue
+                        case .done: open -= 1
+                        case .lost:
+                            lose(connection)
+                            open -= 1
                         }
                     }
                 }
             }
 
-            /// Reads what has arrived; for each whole response, records it and sends the next request. False when the
-            /// connection is finished with (closed by the server, or the run stopped).
-            private func receive(_ connection: Connection) -> Bool {
+            /// Counts a connection the server closed (or that failed) before the run ended, and stops watching it.
+            private func lose(_ connection: Connection) {
+                _ = epoll_ctl(epoll, EPOLL_CTL_DEL, connection.descriptor, nil)
+                bench.connectionLost()
+            }
+
+            enum Outcome {
+                /// Waiting for its next response.
+                case open
+                /// The run has stopped: no further request.
+                case done
+                /// Closed by the server, or failed, before the run ended.
+                case lost
+            }
+
+            /// Reads what has arrived; for each whole response, records it and sends the next request.
+            private func receive(_ connection: Connection) -> Outcome {
                 var result = 0
                 connection.pending.writeWithUnsafeMutableBytes(minimumWritableBytes: 16_384) { buffer in
                     result = read(connection.descriptor, buffer.baseAddress, buffer.count)
                     return max(0, result)
                 }
-                if result == 0 { return false }
-                if result < 0 { return errno == EAGAIN || errno == EINTR }
+                if result == 0 { return .lost }
+                if result < 0 { return errno == EAGAIN || errno == EINTR ? .open : .lost }
                 while let length = nextResponseLength(connection.pending) {
                     let isError = jsonRPC && connection.pending.readableBytesView.starts(with: errorPrefix)
                     connection.pending.moveReaderIndex(forwardBy: length)
                     let now = NIODeadline.now().uptimeNanoseconds
                     guard bench.record(completedAt: now, latency: now - connection.sentAt, isError: isError) else {
-                        return false
+                        return .done
                     }
-                    guard send(connection) else { return false }
+                    guard send(connection) else { return .lost }
                 }
                 connection.pending.discardReadBytes()
-                return true
+                return .open
             }
 
             private func nextResponseLength(_ pending: ByteBuffer) -> Int? {
@@ -186,7 +212,9 @@
             }
 
             /// Writes the connection's next request whole (a request is far smaller than the socket's buffer, and
-            /// the one before it has been answered, so a short write is a rarity that is waited out).
+            /// the one before it has been answered, so a short write is a rarity that is waited out, unless the run
+            /// stops or the connection fails meanwhile). `MSG_NOSIGNAL`: a server that closed the connection makes
+            /// this fail with EPIPE instead of ending the process with SIGPIPE.
             private func send(_ connection: Connection) -> Bool {
                 let request = connection.requests[connection.next]
                 connection.next = connection.next + 1 == connection.requests.count ? 0 : connection.next + 1
@@ -194,12 +222,17 @@
                 return request.withUnsafeBytes { bytes in
                     var offset = 0
                     while offset < bytes.count {
-                        let written = write(connection.descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                        let written = Glibc.send(
+                            connection.descriptor, bytes.baseAddress! + offset, bytes.count - offset,
+                            Int32(MSG_NOSIGNAL))
                         if written > 0 {
                             offset += written
                         } else if written < 0, errno == EAGAIN || errno == EINTR {
+                            guard !stopped.withLockedValue({ $0 }) else { return false }
                             var descriptor = pollfd(fd: connection.descriptor, events: Int16(POLLOUT), revents: 0)
-                            _ = poll(&descriptor, 1, 100)
+                            if poll(&descriptor, 1, 100) > 0, descriptor.revents & Int16(POLLERR | POLLHUP) != 0 {
+                                return false
+                            }
                         } else {
                             return false
                         }

@@ -155,7 +155,18 @@ struct SocketBench: AsyncParsableCommand {
         let name = label ?? (raw != nil ? "raw \(line)" : method)
         print(report.text(name: name, connections: connections))
         print(report.json(name: name, connections: connections))
+        if report.lostConnections > 0 {
+            throw LostConnections(count: report.lostConnections, of: connections)
+        }
     }
+}
+
+/// Some connections ended before the run did: its figures are of a smaller load than asked for.
+struct LostConnections: Error, CustomStringConvertible {
+    var count: Int
+    var of: Int
+
+    var description: String { "\(count) of \(of) connections ended before the run did" }
 }
 
 /// What all connections of a run have measured, shared across event loop threads under a lock (taken once per
@@ -166,6 +177,8 @@ final class BenchRun: Sendable {
         /// (completion time, latency) of every response, in nanoseconds.
         var samples: [(UInt64, UInt64)] = []
         var errors = 0
+        /// Connections closed by the server, or failed, before the run stopped.
+        var lostConnections = 0
     }
 
     private let state = NIOLockedValueBox(State())
@@ -187,6 +200,13 @@ final class BenchRun: Sendable {
         state.withLockedValue { $0.stopped = true }
     }
 
+    /// Counts a connection that ended before the run stopped (after it stopped, ending is expected).
+    func connectionLost() {
+        state.withLockedValue { state in
+            if !state.stopped { state.lostConnections += 1 }
+        }
+    }
+
     func report(from start: UInt64, to end: UInt64) -> BenchReport {
         state.withLockedValue { state in
             let window = state.samples.filter { $0.0 >= start && $0.0 < end }
@@ -195,7 +215,8 @@ final class BenchRun: Sendable {
                 requests: latencies.count,
                 seconds: Double(end - start) / 1e9,
                 latencies: latencies,
-                errors: state.errors
+                errors: state.errors,
+                lostConnections: state.lostConnections
             )
         }
     }
@@ -206,6 +227,7 @@ struct BenchReport {
     var seconds: Double
     var latencies: [UInt64]
     var errors: Int
+    var lostConnections: Int
     /// CPU microseconds per request, by process name, over the measured window.
     var cpu: [(process: String, microsecondsPerRequest: Double)] = []
 
@@ -226,6 +248,9 @@ struct BenchReport {
             p999 \(format(percentileMicroseconds(0.999))) µs
               error responses: \(errors)
             """
+        if lostConnections > 0 {
+            text += "\n  connections lost before the end: \(lostConnections) (the figures are of a smaller load)"
+        }
         if !cpu.isEmpty {
             let usage = cpu.map { "\($0.process) \(format($0.microsecondsPerRequest)) µs" }
             text += "\n  CPU per request: " + usage.joined(separator: ", ")
@@ -239,7 +264,7 @@ struct BenchReport {
             {"label":"\(name.escapedForJSON)","connections":\(connections),"requests":\(requests),"seconds":\(seconds),\
             "rps":\(Int(requestsPerSecond.rounded())),"p50_us":\(percentileMicroseconds(0.5)),\
             "p99_us":\(percentileMicroseconds(0.99)),"p999_us":\(percentileMicroseconds(0.999)),"errors":\(errors),\
-            "cpu_us_per_request":{\(usage.joined(separator: ","))}}
+            "lost_connections":\(lostConnections),"cpu_us_per_request":{\(usage.joined(separator: ","))}}
             """
     }
 }
@@ -311,6 +336,11 @@ final class ClosedLoopHandler: ChannelInboundHandler {
         sentAt = NIODeadline.now().uptimeNanoseconds
         context.writeAndFlush(wrapOutboundOut(requests[next]), promise: nil)
         next = next + 1 == requests.count ? 0 : next + 1
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        run.connectionLost()
+        context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

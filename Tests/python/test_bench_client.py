@@ -5,6 +5,7 @@ import pathlib
 import socket
 import subprocess
 import threading
+import time
 
 import pytest
 
@@ -16,14 +17,16 @@ def bench_bin(jules_bin):
     return str(path)
 
 
-def run_bench(bench_bin, *arguments):
+def run_bench(bench_bin, *arguments, expect_success=True):
     finished = subprocess.run(
         [bench_bin, "socket", "--connections", "4", "--duration", "0.5", "--warmup", "0.2", *arguments],
         capture_output=True,
         timeout=60,
     )
-    assert finished.returncode == 0, finished.stderr.decode()
-    return json.loads(finished.stdout.decode().strip().splitlines()[-1])
+    if expect_success:
+        assert finished.returncode == 0, finished.stderr.decode()
+        return json.loads(finished.stdout.decode().strip().splitlines()[-1])
+    return finished
 
 
 @pytest.mark.parametrize("client", ["epoll", "nio"])
@@ -49,7 +52,8 @@ class SplitReplyServer:
     """Answers each RESP PING with a bulk string, its header and body in two writes: a reply that arrives in
     pieces must still count as one."""
 
-    def __init__(self, path):
+    def __init__(self, path, hang_up_after=None):
+        self.hang_up_after = hang_up_after
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.listener.bind(str(path))
         self.listener.listen(16)
@@ -80,11 +84,14 @@ class SplitReplyServer:
                     _, pending = pending.split(b"\r\n", 1)
                     try:
                         connection.sendall(b"$5\r\n")
+                        time.sleep(0.0005)
                         connection.sendall(b"hello\r\n")
                     except OSError:
                         return
                     with self.lock:
                         self.answered += 1
+                        if self.hang_up_after is not None and self.answered >= self.hang_up_after:
+                            return
 
     def close(self):
         self.listener.close()
@@ -101,6 +108,23 @@ def test_measures_a_resp_server_whose_replies_arrive_in_pieces(bench_bin, short_
     assert report["requests"] > 0
     assert report["requests"] <= server.answered
     assert report["errors"] == 0
+
+
+@pytest.mark.parametrize("client", ["epoll", "nio"])
+def test_connections_the_server_closes_are_reported_and_fail_the_run(bench_bin, short_tmp, client):
+    path = short_tmp / "resp.sock"
+    # Each connection is closed after an answer, once 20 have been given in all; the client's next request then
+    # goes to a closed socket (which must not end it with SIGPIPE).
+    server = SplitReplyServer(path, hang_up_after=20)
+    try:
+        finished = run_bench(bench_bin, "--client", client, "--socket", str(path), "--raw", "PING",
+                             expect_success=False)
+    finally:
+        server.close()
+    assert finished.returncode == 1, (finished.returncode, finished.stderr.decode())
+    report = json.loads(finished.stdout.decode().strip().splitlines()[-1])
+    assert report["lost_connections"] == 4
+    assert "4 of 4 connections ended before the run did" in finished.stderr.decode()
 
 
 def test_an_unreachable_socket_is_a_clear_error(bench_bin, short_tmp):
