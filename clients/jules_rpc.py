@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import decimal
 import itertools
 import json
 import os
@@ -134,6 +135,7 @@ class JulesRPCClient:
         timeout: float = DEFAULT_TIMEOUT,
         *,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
+        exact_numbers: bool = False,
     ):
         if socket_path is None or socket_path == "":
             socket_path = os.environ.get("JULES_SOCKET") or None
@@ -144,6 +146,9 @@ class JulesRPCClient:
         self.socket_path = os.fspath(socket_path)
         self.timeout = timeout
         self.max_response_bytes = max_response_bytes
+        # Jules keeps numbers exactly (up to 1,000 digits); with exact_numbers, non-integers in answers are
+        # decimal.Decimal instead of float, which would round them.
+        self._parse_float = decimal.Decimal if exact_numbers else float
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._sock: socket.socket | None = None
@@ -361,7 +366,7 @@ class JulesRPCClient:
             if not line.strip():
                 continue  # tolerate blank keep-alive lines
             try:
-                message = json.loads(line.decode("utf-8"))
+                message = json.loads(line.decode("utf-8"), parse_float=self._parse_float)
             except (UnicodeDecodeError, json.JSONDecodeError) as exc:
                 self._disconnect()
                 raise JulesProtocolError(f"server sent invalid JSON: {exc}") from exc
@@ -458,10 +463,42 @@ def _with_meta(params: dict | list | None, correlation_id: str | None, idempoten
 
 
 def _encode(message: Any) -> bytes:
-    # Compact separators and json's escaping of control characters guarantee
-    # the message is a single line; allow_nan=False keeps it strict JSON.
-    text = json.dumps(message, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    return text.encode("utf-8") + b"\n"
+    # Compact and escaped as json.dumps does, so the message is a single line of strict JSON.
+    return _dumps(message).encode("utf-8") + b"\n"
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _dumps(value: Any, indent: int | None = None, level: int = 0) -> str:
+    """JSON text for `value`, like json.dumps(ensure_ascii=False, allow_nan=False), but writing a
+    decimal.Decimal exactly as it is (json.dumps cannot write one), so numbers read with
+    parse_float=Decimal go back out unchanged."""
+    if isinstance(value, decimal.Decimal):
+        if not value.is_finite():
+            raise ValueError(f"{value} is not a JSON number")
+        # str() writes JSON's forms: "1E+400", "-0.10", never a leading "+" or a bare ".".
+        return str(value)
+    if isinstance(value, (str, bool, int, float)) or value is None:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False)
+    newline = "" if indent is None else "\n" + " " * (indent * (level + 1))
+    closing = "" if indent is None else "\n" + " " * (indent * level)
+    colon = ":" if indent is None else ": "
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        items = []
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"object keys must be strings, not {type(key).__name__}")
+            items.append(newline + json.dumps(key, ensure_ascii=False) + colon + _dumps(item, indent, level + 1))
+        return "{" + ",".join(items) + closing + "}"
+    if isinstance(value, (list, tuple)):
+        if not value:
+            return "[]"
+        return "[" + ",".join(newline + _dumps(item, indent, level + 1) for item in value) + closing + "]"
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def _json_type(value: Any) -> str:
@@ -547,7 +584,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _print_json(value: Any) -> None:
-    print(json.dumps(value, indent=2, ensure_ascii=False))
+    print(_dumps(value, indent=2))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -557,8 +594,9 @@ def main(argv: list[str] | None = None) -> int:
     params = None
     if args.params is not None:
         try:
-            params = json.loads(args.params)
-        except json.JSONDecodeError as exc:
+            # Exactly as given: Decimal keeps every digit; NaN and Infinity are not JSON.
+            params = json.loads(args.params, parse_float=decimal.Decimal, parse_constant=_reject_constant)
+        except (json.JSONDecodeError, ValueError) as exc:
             parser.error(f"PARAMS_JSON is not valid JSON: {exc}")
         if not isinstance(params, (dict, list)):
             parser.error(f"PARAMS_JSON must be a JSON object or array, got {_json_type(params)}")
@@ -566,7 +604,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"METHOD must be a non-empty name without whitespace: {args.method!r}")
 
     try:
-        client = JulesRPCClient(args.socket, timeout=args.timeout)
+        client = JulesRPCClient(args.socket, timeout=args.timeout, exact_numbers=True)
         with client:
             response = client.call_raw(
                 args.method, params,

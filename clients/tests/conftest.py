@@ -6,8 +6,10 @@ socket) so the clients can be tested without building the Swift server.
 
 from __future__ import annotations
 
+import decimal
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -133,7 +135,8 @@ class FakeJulesServer:
 
     def _handle_line(self, line: bytes) -> Any:
         try:
-            message = json.loads(line.decode("utf-8"))
+            # Numbers are kept exactly, as Jules keeps them, so a client that rounds them shows.
+            message = json.loads(line.decode("utf-8"), parse_float=decimal.Decimal)
         except ValueError:
             return _error(None, -32700, "Parse error")
         with self._lock:
@@ -178,7 +181,15 @@ _DROP = object()  # sentinel: close the connection without replying
 
 
 def _encode(message: Any) -> bytes:
-    return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode("utf-8") + b"\n"
+    # Each Decimal goes through json.dumps as a marked string, then the marks are replaced by its digits.
+    def mark(value: Any) -> Any:
+        if isinstance(value, decimal.Decimal):
+            return f"\u0000decimal:{value}\u0000"
+        raise TypeError(type(value).__name__)
+
+    text = json.dumps(message, separators=(",", ":"), ensure_ascii=False, default=mark)
+    text = re.sub(r'"\\u0000decimal:([^"\\]*)\\u0000"', r"\1", text)
+    return text.encode("utf-8") + b"\n"
 
 
 def _result(request_id: Any, result: Any) -> dict:

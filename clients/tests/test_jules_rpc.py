@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 import json
 import threading
 import time
@@ -264,6 +265,8 @@ def test_cli_raw_prints_whole_response(fake_server, python_cli):
         ("42", "got a number"),
         ('"text"', "got a string"),
         ("null", "got null"),
+        ('{"n": NaN}', "not valid JSON"),
+        ('{"n": Infinity}', "not valid JSON"),
     ],
 )
 def test_cli_rejects_bad_params(fake_server, python_cli, params, problem):
@@ -271,6 +274,20 @@ def test_cli_rejects_bad_params(fake_server, python_cli, params, problem):
     assert proc.returncode == 2
     assert "PARAMS_JSON" in proc.stderr and problem in proc.stderr
     assert fake_server.requests == []
+
+
+def test_cli_keeps_numbers_exactly(fake_server, python_cli):
+    params = '{"big": 12345678901234567890, "huge": 1e400, "fine": 0.10000000000000000000001, "neg": -2.50}'
+    proc = python_cli("--socket", fake_server.path, "echo", params)
+    assert proc.returncode == 0, proc.stderr
+    sent = fake_server.requests[0]["params"]
+    printed = json.loads(proc.stdout, parse_float=decimal.Decimal)
+    for value in (sent, printed):
+        assert value["big"] == 12345678901234567890
+        assert str(value["huge"]) == "1E+400"
+        assert str(value["fine"]) == "0.10000000000000000000001"
+        assert str(value["neg"]) == "-2.50"
+    assert "Infinity" not in proc.stdout
 
 
 def test_cli_rejects_meta_with_positional_params(fake_server, python_cli):

@@ -6,6 +6,7 @@ fallback always; socat only where it is installed), via ``shell_cli``.
 
 from __future__ import annotations
 
+import decimal
 import json
 import os
 import shutil
@@ -121,6 +122,30 @@ def test_usage_errors_exit_2(fake_server, shell_cli, args, problem):
     assert fake_server.requests == []
 
 
+def test_numbers_are_kept_exactly(fake_server, shell_cli):
+    params = '{"big": 12345678901234567890, "huge": 1e400, "fine": 0.10000000000000000000001}'
+    for extra in ([], ["--correlation-id", "c-1"], ["--raw"]):
+        proc = shell_cli("--socket", fake_server.path, *extra, "echo", params)
+        assert proc.returncode == 0, proc.stderr
+        printed = json.loads(proc.stdout, parse_float=decimal.Decimal)
+        if extra == ["--raw"]:
+            printed = printed["result"]
+        sent = fake_server.requests[-1]["params"]
+        for value in (sent, printed):
+            assert value["big"] == 12345678901234567890
+            assert str(value["huge"]) == "1E+400"
+            assert str(value["fine"]) == "0.10000000000000000000001"
+        if extra[:1] == ["--correlation-id"]:
+            assert sent["_meta"] == {"correlation_id": "c-1"}
+
+
+def test_invalid_params_are_not_echoed(fake_server, shell_cli):
+    proc = shell_cli("--socket", fake_server.path, "member.find", '{"phone": "+14155550123"')
+    assert proc.returncode == 2
+    assert "not valid JSON" in proc.stderr
+    assert "4155550123" not in proc.stderr
+
+
 def test_no_socket_configured_is_usage_error(shell_cli):
     proc = shell_cli("echo")
     assert proc.returncode == 2
@@ -158,9 +183,10 @@ def test_server_closing_without_reply_exits_3(fake_server, shell_cli):
 
 def test_mismatched_id_exits_3(fake_server, shell_cli):
     fake_server.tamper = lambda reply: {**reply, "id": 999}
-    proc = shell_cli("--socket", fake_server.path, "echo", "{}")
+    proc = shell_cli("--socket", fake_server.path, "echo", '{"phone": "+14155550123"}')
     assert proc.returncode == 3
     assert "protocol error" in proc.stderr
+    assert "4155550123" not in proc.stderr, "the reply is not echoed"
 
 
 def test_does_not_wait_for_server_to_close(fake_server, shell_cli):
