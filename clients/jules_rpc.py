@@ -45,6 +45,7 @@ __all__ = [
 ]
 
 DEFAULT_TIMEOUT = 30.0
+MAX_TIMEOUT = 86400.0  # a day: far beyond any call, and within what socket timeouts take
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 _RECV_CHUNK = 64 * 1024
 
@@ -141,8 +142,8 @@ class JulesRPCClient:
             socket_path = os.environ.get("JULES_SOCKET") or None
         if socket_path is None:
             raise ValueError("no Jules socket path: pass socket_path or set JULES_SOCKET")
-        if timeout is not None and timeout <= 0:
-            raise ValueError("timeout must be a positive number of seconds")
+        if timeout is not None and not 0 < timeout <= MAX_TIMEOUT:
+            raise ValueError(f"timeout must be a positive number of seconds, at most {MAX_TIMEOUT:.0f}")
         self.socket_path = os.fspath(socket_path)
         self.timeout = timeout
         self.max_response_bytes = max_response_bytes
@@ -558,8 +559,8 @@ def _positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds: {text!r}")
+    if not 0 < value <= MAX_TIMEOUT:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, at most {MAX_TIMEOUT:.0f}: {text!r}")
     return value
 
 

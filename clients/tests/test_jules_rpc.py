@@ -276,6 +276,14 @@ def test_cli_rejects_bad_params(fake_server, python_cli, params, problem):
     assert fake_server.requests == []
 
 
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "1e300", "86401"])
+def test_cli_refuses_timeouts_outside_a_day(fake_server, python_cli, value):
+    proc = python_cli("--socket", fake_server.path, "--timeout", value, "echo")
+    assert proc.returncode == 2, proc.stderr
+    assert "--timeout" in proc.stderr and "Traceback" not in proc.stderr
+    assert fake_server.requests == []
+
+
 def test_cli_keeps_numbers_exactly(fake_server, python_cli):
     params = '{"big": 12345678901234567890, "huge": 1e400, "fine": 0.10000000000000000000001, "neg": -2.50}'
     proc = python_cli("--socket", fake_server.path, "echo", params)

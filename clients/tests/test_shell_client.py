@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import decimal
 import json
+import time
+import threading
 import os
 import shutil
 import socket
@@ -109,6 +111,8 @@ def test_socket_option_overrides_env(fake_server, shell_cli, make_env, short_tmp
         pytest.param(["echo", "{}", "extra"], "too many arguments", id="extra-argument"),
         pytest.param(["--timeout", "0", "echo"], "--timeout", id="zero-timeout"),
         pytest.param(["--timeout", "soon", "echo"], "--timeout", id="bad-timeout"),
+        pytest.param(["--timeout", "86401", "echo"], "at most 86400", id="timeout-over-a-day"),
+        pytest.param(["--timeout", "1" + "0" * 30, "echo"], "at most 86400", id="huge-timeout"),
         pytest.param(["--bogus", "echo"], "unknown option", id="unknown-option"),
         pytest.param(["echo", "--socket"], "needs a value", id="option-without-value"),
     ],
@@ -137,6 +141,35 @@ def test_numbers_are_kept_exactly(fake_server, shell_cli):
             assert str(value["fine"]) == "0.10000000000000000000001"
         if extra[:1] == ["--correlation-id"]:
             assert sent["_meta"] == {"correlation_id": "c-1"}
+
+
+def test_a_server_that_trickles_bytes_cannot_extend_the_timeout(short_tmp, shell_cli, make_env):
+    path = short_tmp / "trickle.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    listener.listen(1)
+
+    def trickle():
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            for _ in range(100):  # a byte every 0.1 s, never a newline
+                try:
+                    connection.sendall(b" ")
+                except OSError:
+                    return
+                time.sleep(0.1)
+
+    threading.Thread(target=trickle, daemon=True).start()
+    try:
+        started = time.monotonic()
+        proc = shell_cli("--socket", str(path), "--timeout", "1", "echo", env=make_env(JULES_RPC_TRANSPORT="python"),
+                         timeout=30)
+        assert proc.returncode == 3
+        assert "timed out" in proc.stderr
+        assert time.monotonic() - started < 5
+    finally:
+        listener.close()
 
 
 def test_invalid_params_are_not_echoed(fake_server, shell_cli):
