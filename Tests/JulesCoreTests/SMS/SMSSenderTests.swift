@@ -457,14 +457,15 @@ struct SMSSenderTests {
         let redis = try StorageTestSupport.makeRedis()
         defer { Task { await redis.shutdown() } }
         let key = "test-sms:\(UUID().uuidString):account"
-        // A slow bucket, so that no pause of a loaded machine between the two calls refills it.
-        let limiter = SMSRateLimiter(redis: redis, buckets: [.init(key: key, rate: 0.25, capacity: 2)])
+        // A slow bucket, so that no pause of a loaded machine between the two calls refills it (a full parallel
+        // run of the suite on two cores has been seen to hold a test for more than 16 s).
+        let limiter = SMSRateLimiter(redis: redis, buckets: [.init(key: key, rate: 0.05, capacity: 2)])
         let started = ContinuousClock.now
         #expect(try await limiter.tryAcquire(cost: 5) == nil, "a full bucket lets a dearer message go")
         let wait = try #require(try await limiter.tryAcquire(cost: 1))
         let elapsed = ContinuousClock.now - started
-        // The bucket went to -3: the next token is 16 s after the first call at 0.25/s, less what refilled since.
-        #expect(wait <= .seconds(16))
-        #expect(wait + elapsed >= .milliseconds(15_999))
+        // The bucket went to -3: the next token is 80 s after the first call at 0.05/s, less what refilled since.
+        #expect(wait <= .seconds(80))
+        #expect(wait + elapsed >= .milliseconds(79_999))
     }
 }

@@ -94,7 +94,8 @@ struct SMSUnreadableRecipientTests {
                 // The first has gone and the second is claimed (its claim read the key): only then is its member
                 // re-encrypted, while it waits for its token.
                 var claimedMember: String?
-                for _ in 0..<400 where claimedMember == nil {
+                let deadline = ContinuousClock.now + .seconds(60)
+                while claimedMember == nil, ContinuousClock.now < deadline {
                     let rows = try await harness.database.query(
                         """
                         SELECT member_id::text AS member FROM sms_messages
@@ -198,8 +199,10 @@ struct SMSUnreadableRecipientTests {
     /// Polls `sms.status` until the message's error names the key it waits for; returns the last status.
     static func waitUntilHeld(_ id: String, naming keyID: String, in harness: MembersHarness) async throws -> JSONValue
     {
+        // A generous deadline: in a full parallel run the sender can take many seconds to reach the message.
         var status: JSONValue = .null
-        for _ in 0..<400 {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
             status = try await harness.result("sms.status", ["message_id": .string(id)])
             if status["error"]?["message"]?.stringValue?.contains(keyID) == true { break }
             try await Task.sleep(for: .milliseconds(25))
