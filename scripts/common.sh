@@ -36,5 +36,10 @@ ensure_python_packages() {
     done
     [ ${#missing[@]} -eq 0 ] && return 0
     log "installing Python packages ${missing[*]}"
-    python3 -m pip install --quiet --disable-pip-version-check "${missing[@]}"
+    # A Python without pip (Debian's own, bare) gets Debian's pip first.
+    python3 -m pip --version >/dev/null 2>&1 || ensure_packages python3-pip
+    # Debian's Python refuses installs outside a virtual environment (PEP 668); these are test tools on a
+    # machine set up for this project, so they go in all the same.
+    python3 -m pip install --quiet --disable-pip-version-check "${missing[@]}" \
+        || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "${missing[@]}"
 }
