@@ -107,8 +107,9 @@ import Testing
                 try await outbound.write(
                     ByteBuffer(string: #"{"jsonrpc":"2.0","method":"sum","params":[1,2],"id":"next"}"# + "\n"))
                 // A safety net: a server that answers only when the handler returns fails the test, not hangs it.
+                // Generous: in a full parallel run on two cores the deadline's answer has come more than 10 s late.
                 let safety = Task {
-                    try await Task.sleep(for: .seconds(10))
+                    try await Task.sleep(for: .seconds(60))
                     Gates.open(tag)
                 }
                 defer { safety.cancel() }
