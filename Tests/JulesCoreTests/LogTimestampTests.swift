@@ -5,6 +5,7 @@
 #elseif canImport(Darwin)
     import Darwin
 #endif
+import Foundation
 import Testing
 
 @testable import JulesCore
@@ -53,5 +54,15 @@ import Testing
         LogTimestamp.write(into: &bytes)
         let now = String(decoding: bytes, as: UTF8.self)
         #expect(now.count == 24 && now.hasSuffix("Z") && now.dropFirst(10).first == "T")
+    }
+
+    @Test func apiTimestampsHaveMicroseconds() {
+        #expect(
+            LogTimestamp.microseconds(Date(timeIntervalSince1970: 1_795_000_000.25))
+                == "2026-11-18T11:06:40.250000Z")
+        #expect(LogTimestamp.microseconds(Date(timeIntervalSince1970: 0)) == "1970-01-01T00:00:00.000000Z")
+        // The schema's Timestamp pattern.
+        let now = LogTimestamp.microseconds(Date())
+        #expect(now.wholeMatch(of: /[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z/) != nil, "\(now)")
     }
 }

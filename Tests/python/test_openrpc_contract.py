@@ -45,3 +45,23 @@ def test_method_names_are_unique_and_namespaced():
     for name in names:
         namespace, _, verb = name.partition(".")
         assert namespace and verb, name
+
+
+def test_examples_match_their_method_schemas():
+    document = json.loads((ROOT / "schema" / "openrpc.json").read_text())
+    checked = 0
+    for method in document["methods"]:
+        params = {param["name"]: param["schema"] for param in method["params"]}
+        for example in method.get("examples", []):
+            result = example.get("result")
+            if result is not None and "schema" in method.get("result", {}):
+                schema = dict(method["result"]["schema"], components=document["components"])
+                errors = [e.message for e in Draft7Validator(schema).iter_errors(result["value"])]
+                assert errors == [], f"{method['name']} example {example['name']!r}: {errors}"
+                checked += 1
+            for param in example.get("params", []):
+                if param["name"] in params:
+                    schema = dict(params[param["name"]], components=document["components"])
+                    errors = [e.message for e in Draft7Validator(schema).iter_errors(param["value"])]
+                    assert errors == [], f"{method['name']} example {example['name']!r}, {param['name']}: {errors}"
+    assert checked > 0

@@ -1,6 +1,7 @@
 import JSONRPC
 import Postgres
 import Redis
+import Synchronization
 
 /// `health.check`: each dependency's verdict with the figures behind it; the overall status is the worst one.
 ///
@@ -52,18 +53,63 @@ public struct HealthCheckMethod: JSONRPCMethod {
     }
 }
 
-/// Runs `body` within `timeout`; `nil` when it did not finish in time (the body is then cancelled).
+/// Runs `body` within `timeout`; `nil` when it did not finish in time. The body is then cancelled and left to end on
+/// its own: a check stuck in a call that cannot be cancelled (a libpq query already handed to its thread, a
+/// connection to a host that stopped answering) must not hold up the answer. A task group would wait for it.
 func withTimeout<T: Sendable>(
     _ timeout: Duration,
     _ body: @escaping @Sendable () async throws -> T
 ) async throws -> T? {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: timeout)
-            return nil
+    let outcome = FirstOutcome<T?>()
+    let work = Task {
+        do {
+            outcome.settle(.success(try await body()))
+        } catch {
+            outcome.settle(.failure(error))
         }
-        defer { group.cancelAll() }
-        return try await group.next()!
+    }
+    let timer = Task {
+        try? await Task.sleep(for: timeout)
+        if outcome.settle(.success(nil)) { work.cancel() }
+    }
+    return try await withTaskCancellationHandler {
+        defer { timer.cancel() }
+        return try await outcome.value()
+    } onCancel: {
+        if outcome.settle(.failure(CancellationError())) { work.cancel() }
+    }
+}
+
+/// The first of several outcomes to arrive, handed to one waiter; the later ones are dropped.
+private final class FirstOutcome<Value: Sendable>: Sendable {
+    private struct State {
+        var result: Result<Value, any Error>?
+        var waiter: CheckedContinuation<Value, any Error>?
+    }
+
+    private let state = Mutex(State())
+
+    /// Records `result` if it is the first; returns whether it was.
+    @discardableResult
+    func settle(_ result: Result<Value, any Error>) -> Bool {
+        let (first, waiter): (Bool, CheckedContinuation<Value, any Error>?) = state.withLock { state in
+            guard case .none = state.result else { return (false, nil) }
+            state.result = result
+            defer { state.waiter = nil }
+            return (true, state.waiter)
+        }
+        waiter?.resume(with: result)
+        return first
+    }
+
+    func value() async throws -> Value {
+        try await withCheckedThrowingContinuation { continuation in
+            let ready: Result<Value, any Error>? = state.withLock { state in
+                if let result = state.result { return result }
+                state.waiter = continuation
+                return nil
+            }
+            if let ready { continuation.resume(with: ready) }
+        }
     }
 }

@@ -36,7 +36,7 @@ public struct SMSHealth: Sendable {
         var report = Report(
             status: .healthy, provider: sms.providerName,
             consecutiveProviderFailures: activity.consecutiveFailures,
-            lastProviderSuccessAt: activity.lastSuccess.map { $0.formatted(.iso8601) },
+            lastProviderSuccessAt: activity.lastSuccess.map(LogTimestamp.microseconds),
             rateLimiter: activity.limiterReachable ? "ok" : "unreachable", reasons: [])
         let queue = sms.queue
         let backlog = try? await withTimeout(thresholds.checkTimeout) { try await queue.backlog() }
