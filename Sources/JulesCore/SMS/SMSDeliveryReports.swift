@@ -55,7 +55,7 @@ struct SMSDeliveryReports: Sendable {
                 sid: sid, status: status, errorCode: errorCode, errorMessage: errorMessage)
         else { return nil }
         let metrics = SMSMetrics()
-        if report.changed { metrics.finished(report.status, segments: 0) }
+        if report.changed { metrics.finished(report.status, segments: report.segments) }
         if errorCode == ProviderFailure.unsubscribedCode {
             try await carrierOptOut(report.memberID, messageSID: sid, correlationID: correlationID, logger: logger)
         }
@@ -63,10 +63,21 @@ struct SMSDeliveryReports: Sendable {
     }
 
     /// Opts a member out because the carrier says the number unsubscribed (21610, at send time or in a report),
-    /// with the carrier as the audit source; a member already opted out is left as is.
+    /// with the carrier as the audit source; a member already opted out is left as is. Once per message: a report
+    /// the provider sends again (or a late copy) after the member opted back in must not opt them out again.
     func carrierOptOut(
         _ memberID: UUID, messageSID: String?, correlationID: String, logger: Logger
     ) async throws(PostgresError) {
+        if let messageSID {
+            let done = try await queue.database.query(
+                """
+                SELECT 1 FROM opt_in_audit_log
+                WHERE member_id = $1 AND message_sid = $2 AND source = 'carrier' AND new_state = 'opted_out'
+                LIMIT 1
+                """,
+                [.uuid(memberID), .text(messageSID)])
+            guard done.isEmpty else { return }
+        }
         let outcome = try await MemberStore(database: queue.database).setOptInState(
             memberID: memberID, to: .optedOut,
             audit: .init(source: .carrier, keyword: nil, messageSID: messageSID, correlationID: correlationID))

@@ -500,7 +500,8 @@ struct SMSStatusCallbackMethod: JSONRPCMethod {
         let outcome = try await SMSDeliveryReports(queue: sms.queue).receive(
             sid: sid, status: status, errorCode: errorCode,
             // Stored and shown by sms.status: masked like the provider's own failures.
-            errorMessage: params.errorMessage.map { PhoneNumberRedaction.redact($0.truncated(toScalars: 1024)) },
+            // Masked before it is cut: a number cut short at the limit could slip under the masking's length.
+            errorMessage: params.errorMessage.map { PhoneNumberRedaction.redact($0).truncated(toScalars: 1024) },
             correlationID: context.correlationID, logger: context.logger)
         switch outcome {
         case .applied(let report):
@@ -519,7 +520,9 @@ struct SMSStatusCallbackMethod: JSONRPCMethod {
         case nil, .null: return nil
         case .string(let text) where text.isEmpty: return nil
         case .string(let text):
-            guard let code = Int(text), (0...999_999).contains(code) else {
+            // ASCII digits only, at most six (the schema's pattern): Int alone would take "+21610" or "-0".
+            guard text.utf8.count <= 6, text.utf8.allSatisfy({ (0x30...0x39).contains($0) }), let code = Int(text)
+            else {
                 throw .invalidParams(field: "params.ErrorCode", reason: "must be a provider error code (digits)")
             }
             return code

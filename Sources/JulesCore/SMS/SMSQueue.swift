@@ -708,6 +708,8 @@ public struct SMSQueue: Sendable {
         var status: SMSStatus
         var changed: Bool
         var correlationID: String?
+        /// The message's segments, for the counts by status.
+        var segments: Int
     }
 
     /// Applies a delivery report to the message with this provider sid, only ever moving it forward
@@ -737,7 +739,7 @@ public struct SMSQueue: Sendable {
                   AND $2 <> 'sent'
                 RETURNING sms_messages.id
             )
-            SELECT sms_messages.id, member_id, sms_messages.status, correlation_id,
+            SELECT sms_messages.id, member_id, sms_messages.status, correlation_id, segments,
                    EXISTS (SELECT 1 FROM moved) AS changed
             FROM sms_messages JOIN target ON target.id = sms_messages.id
             """,
@@ -754,7 +756,8 @@ public struct SMSQueue: Sendable {
             memberID: try row.decode("member_id"),
             status: changed ? status : current,
             changed: changed,
-            correlationID: try row.decode("correlation_id")
+            correlationID: try row.decode("correlation_id"),
+            segments: try row.decode("segments")
         )
     }
 

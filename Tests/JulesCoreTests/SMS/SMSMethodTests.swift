@@ -235,6 +235,14 @@ struct SMSMethodTests {
             #expect(last["source"] == "carrier")
             #expect(last["message_sid"] == .string(sids[1]))
 
+            // The member opts back in; the same report sent again does not opt them out a second time.
+            _ = try await harness.result("member.optIn", ["member_id": .string(members[1].id)])
+            _ = try await harness.result(
+                "sms.statusCallback",
+                ["MessageSid": .string(sids[1]), "MessageStatus": "undelivered", "ErrorCode": "21610"])
+            let again = try await harness.result("member.get", ["member_id": .string(members[1].id)])
+            #expect(again["opt_in_state"] == "opted_in", "a repeated report changes nothing")
+
             // A report that moves nothing, for a sid no message has: nothing to keep.
             let unknown = try await harness.error(
                 "sms.statusCallback", ["MessageSid": .string(ScriptedProvider.makeSID()), "MessageStatus": "sent"])
@@ -245,9 +253,12 @@ struct SMSMethodTests {
             let badSID = try await harness.error(
                 "sms.statusCallback", ["MessageSid": "SM' OR 1=1", "MessageStatus": "delivered"])
             #expect(badSID["data"]?["field"] == "params.MessageSid")
-            let badCode = try await harness.error(
-                "sms.statusCallback", ["MessageSid": .string(sids[0]), "MessageStatus": "failed", "ErrorCode": "x"])
-            #expect(badCode["data"]?["field"] == "params.ErrorCode")
+            for code: JSONValue in ["x", "+21610", "-0", "0000021610", " 30003"] {
+                let badCode = try await harness.error(
+                    "sms.statusCallback",
+                    ["MessageSid": .string(sids[0]), "MessageStatus": "failed", "ErrorCode": code])
+                #expect(badCode["data"]?["field"] == "params.ErrorCode", "\(code)")
+            }
         }
     }
 
