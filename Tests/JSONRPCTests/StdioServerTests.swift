@@ -106,14 +106,18 @@ import Testing
         let inputWriteEnd = inputPipe[1]
         DispatchQueue.global().async { Self.writeAll(bytes, to: inputWriteEnd) }
         inputPipe[1] = -1
+        let stoppedInTime = try await Self.stopsWithin400ms(input: inputPipe[0], output: outputPipe[1])
+        #expect(stoppedInTime, "the server did not stop while its output was not read")
+    }
+
+    /// Whether a server on these descriptors, with a `drainTimeout` of 400 ms, stops within the 60 s bound.
+    static func stopsWithin400ms(input: Int32, output: Int32) async throws -> Bool {
         let server = StdioServer(
-            configuration: .init(
-                inputDescriptor: inputPipe[0], outputDescriptor: outputPipe[1], drainTimeout: .milliseconds(400)),
+            configuration: .init(inputDescriptor: input, outputDescriptor: output, drainTimeout: .milliseconds(400)),
             router: TestSupport.router(),
             logger: TestSupport.logger
         )
-        let stoppedInTime = try await ServerTestSupport.finishes { try await server.run() }
-        #expect(stoppedInTime, "the server did not stop while its output was not read")
+        return try await ServerTestSupport.finishes { try await server.run() }
     }
 
     /// Answers that fill a small pipe and leave less than the channel's high watermark queued behind it: the channel
@@ -131,13 +135,7 @@ import Testing
         let bytes = Array(String(repeating: request + "\n", count: 250).utf8)
         Self.writeAll(bytes, to: inputPipe[1])  // Fits in the input pipe; closes its write end.
         inputPipe[1] = -1
-        let server = StdioServer(
-            configuration: .init(
-                inputDescriptor: inputPipe[0], outputDescriptor: outputPipe[1], drainTimeout: .milliseconds(400)),
-            router: TestSupport.router(),
-            logger: TestSupport.logger
-        )
-        let stoppedInTime = try await ServerTestSupport.finishes { try await server.run() }
+        let stoppedInTime = try await Self.stopsWithin400ms(input: inputPipe[0], output: outputPipe[1])
         #expect(stoppedInTime, "the server did not stop while answers waited below the high watermark")
     }
 

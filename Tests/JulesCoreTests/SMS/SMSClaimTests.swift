@@ -59,14 +59,8 @@ struct SMSClaimTests {
             let claimed = try await queue.claim(limit: 100, instance: "sender-a", lease: Self.lease, quietHours: .off)
             #expect(Set(claimed.map(\.id)) == [bulk, reply])
             let now = Date()
-            var utc = Calendar(identifier: .gregorian)
-            utc.timeZone = TimeZone(identifier: "UTC")!
-            func clock(_ date: Date) -> String {
-                let parts = utc.dateComponents([.hour, .minute], from: date)
-                return String(format: "%02d:%02d", parts.hour!, parts.minute!)
-            }
-            let quiet = SMSQueue.QuietHours(
-                start: clock(now.addingTimeInterval(-3600)), end: clock(now.addingTimeInterval(3600)))
+            let (start, end) = SMSSenders.utcHoursAround(now)
+            let quiet = SMSQueue.QuietHours(start: start, end: end)
             for message in claimed {
                 let started = try await queue.start(
                     message.id, claim: message.claim, lease: Self.lease, quietHours: quiet)

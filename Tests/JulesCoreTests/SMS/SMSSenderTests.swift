@@ -324,14 +324,7 @@ struct SMSSenderTests {
             let member = try await harness.makeMembers(1, timezone: "Etc/UTC")[0]
             // Quiet hours around the current UTC time.
             let now = Date()
-            var utc = Calendar(identifier: .gregorian)
-            utc.timeZone = TimeZone(identifier: "UTC")!
-            func clock(_ date: Date) -> String {
-                let parts = utc.dateComponents([.hour, .minute], from: date)
-                return String(format: "%02d:%02d", parts.hour!, parts.minute!)
-            }
-            let start = clock(now.addingTimeInterval(-3600))
-            let end = clock(now.addingTimeInterval(3600))
+            let (start, end) = SMSSenders.utcHoursAround(now)
             let bulk = try await harness.result("sms.send", ["member_id": .string(member.id), "body": "Weekly plan"])
             let reply = try await harness.result(
                 "sms.send", ["member_id": .string(member.id), "body": "Noted", "priority": "reply"])

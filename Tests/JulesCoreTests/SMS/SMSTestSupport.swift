@@ -164,6 +164,17 @@ extension ProviderFailure {
 
 /// SMS senders over a harness: started in a service group, stopped gracefully at the end.
 struct SMSSenders {
+    /// `HH:MM` an hour before and an hour after `date`, in UTC: quiet hours that `date` falls in.
+    static func utcHoursAround(_ date: Date) -> (start: String, end: String) {
+        var utc = Calendar(identifier: .gregorian)
+        utc.timeZone = TimeZone(identifier: "UTC")!
+        func clock(_ date: Date) -> String {
+            let parts = utc.dateComponents([.hour, .minute], from: date)
+            return String(format: "%02d:%02d", parts.hour!, parts.minute!)
+        }
+        return (clock(date.addingTimeInterval(-3600)), clock(date.addingTimeInterval(3600)))
+    }
+
     /// A sender for tests: quick retries, and a message list that settles in half a second.
     static func configuration(
         instance: String = "test-\(UUID().uuidString.prefix(8))",
