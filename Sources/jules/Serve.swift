@@ -46,7 +46,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds to let requests in flight finish on shutdown (JULES_SHUTDOWN_GRACE_SECONDS, default 10).")
     var shutdownGraceSeconds: Int?
 
-    @Flag(help: "Do not apply pending migrations at start-up.")
+    @Flag(help: "Do not apply pending migrations at start-up (they must have been applied: the start checks).")
     var noMigrate = false
 
     func run() async throws {
@@ -80,18 +80,30 @@ struct Serve: AsyncParsableCommand {
             try? await eventLoopGroup.shutdownGracefully()
             throw ExitCode.failure
         }
-        if !noMigrate {
-            do {
-                let migrator = Migrator(
-                    database: storage.database, migrations: try Migration.embedded(), logger: logger)
+        do {
+            let migrator = Migrator(database: storage.database, migrations: try Migration.embedded(), logger: logger)
+            if !noMigrate {
                 try await migrator.migrate()
-            } catch {
-                logger.critical(
-                    "jules serve could not start", metadata: ["error": .string(String(describing: error))])
-                await storage.shutdown()
-                try? await eventLoopGroup.shutdownGracefully()
-                throw ExitCode.failure
+            } else {
+                // Not migrating is not starting blind: a schema that lacks this build's migrations would fail in
+                // every query that needs them while the process looks healthy.
+                let (pending, unknown) = try await migrator.verifyApplied()
+                guard pending.isEmpty else {
+                    throw Migrator.Failure(
+                        description: "--no-migrate, but this build's migrations "
+                            + pending.map(\.name).joined(separator: ", ") + " are not applied; run `jules migrate`")
+                }
+                if !unknown.isEmpty {
+                    logger.notice(
+                        "the database has migrations this build does not know (a newer version migrated it)",
+                        metadata: ["migrations": .string(unknown.joined(separator: ", "))])
+                }
             }
+        } catch {
+            logger.critical("jules serve could not start", metadata: ["error": .string(String(describing: error))])
+            await storage.shutdown()
+            try? await eventLoopGroup.shutdownGracefully()
+            throw ExitCode.failure
         }
         let state = StateStore(
             database: storage.database,

@@ -1,7 +1,9 @@
 """`jules migrate` as a process, against the real PostgreSQL that scripts/test starts."""
 import os
 import re
+import signal
 import subprocess
+import time
 
 import pytest
 
@@ -74,3 +76,44 @@ def test_an_edited_migration_is_refused(jules_bin, fresh_database):
     result = migrate(jules_bin, fresh_database)
     assert result.returncode != 0
     assert b"0001_households.sql was changed after it was applied" in result.stderr
+
+
+def serve_no_migrate(jules_bin, url, short_tmp, timeout=60):
+    """Starts `jules serve --no-migrate`; returns (exit code or None if it is serving, stderr)."""
+    env = dict(os.environ, JULES_DATABASE_URL=url)
+    socket_path = short_tmp / "s.sock"
+    process = subprocess.Popen([jules_bin, "serve", "--no-migrate", "--socket", str(socket_path)],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None and not socket_path.exists():
+        time.sleep(0.05)
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+        return None, stderr
+    _, stderr = process.communicate(timeout=60)
+    return process.returncode, stderr
+
+
+def test_serve_without_migrating_refuses_a_schema_that_lacks_this_builds_migrations(jules_bin, fresh_database,
+                                                                                      short_tmp):
+    code, stderr = serve_no_migrate(jules_bin, fresh_database, short_tmp)
+    assert code == 1, stderr
+    assert b"--no-migrate" in stderr and b"jules migrate" in stderr and b"0001_households.sql" in stderr
+    # Migrated by `jules migrate`, the same start serves.
+    assert migrate(jules_bin, fresh_database).returncode == 0
+    code, stderr = serve_no_migrate(jules_bin, fresh_database, short_tmp)
+    assert code is None, stderr
+
+
+def test_a_newer_migration_stops_migrate_before_it_changes_anything(jules_bin, fresh_database):
+    assert migrate(jules_bin, fresh_database).returncode == 0
+    subprocess.run(["psql", fresh_database, "-qc", "DELETE FROM schema_migrations WHERE version > 1"],
+                   check=True, capture_output=True)
+    subprocess.run(["psql", fresh_database, "-qc",
+                    "INSERT INTO schema_migrations (version, name, checksum) VALUES (9999, '9999_future.sql', 'x')"],
+                   check=True, capture_output=True)
+    result = migrate(jules_bin, fresh_database)
+    assert result.returncode != 0
+    assert b"9999_future.sql" in result.stderr
+    assert applied_versions(fresh_database) == [1, 9999], "nothing was applied before the refusal"

@@ -20,6 +20,10 @@ public struct Migrator: Sendable {
     /// Why migrating stopped.
     public struct Failure: Error, CustomStringConvertible {
         public let description: String
+
+        public init(description: String) {
+            self.description = description
+        }
     }
 
     private let database: PostgresClient
@@ -36,9 +40,17 @@ public struct Migrator: Sendable {
     @discardableResult
     public func migrate() async throws -> [String] {
         try await ensureTable()
+        // Before anything is applied: a database a newer build has migrated is not changed by an older one.
+        try await checkNoUnknownVersions()
         var applied: [String] = []
         for migration in migrations {
             let ran = try await database.withTransaction { transaction in
+                // Read committed whatever the server's default, so the re-read after the lock sees what another
+                // instance committed meanwhile; and no statement timeout: waiting for the lock, or for an ALTER
+                // TABLE's lock behind a long transaction, or the ALTER itself on a large table, can take longer
+                // than the connections' 30 s, and a migration cancelled at every start would never be applied.
+                _ = try await transaction.query("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                _ = try await transaction.query("SET LOCAL statement_timeout = 0")
                 _ = try await transaction.query("SELECT pg_advisory_xact_lock($1)", [.int(Self.lockKey)])
                 let existing = try await transaction.query(
                     "SELECT checksum FROM schema_migrations WHERE version = $1",
@@ -65,6 +77,39 @@ public struct Migrator: Sendable {
         }
         try await checkNoUnknownVersions()
         return applied
+    }
+
+    /// Checks, without changing anything, that every migration of this build has been applied unedited (for a
+    /// server started without migrating, which would otherwise fail in its queries). Migrations this build does
+    /// not know (a newer build ran first) are allowed here and returned: an older instance may go on serving
+    /// during a rolling upgrade.
+    public func verifyApplied() async throws -> (pending: [Migration], unknown: [String]) {
+        let table = try await database.query("SELECT to_regclass('schema_migrations') IS NOT NULL AS present")
+        guard try table.first?.decode("present", as: Bool.self) == true else { return (migrations, []) }
+        let rows = try await database.query(
+            """
+            SELECT version, name, checksum FROM schema_migrations ORDER BY version
+            """)
+        var applied: [Int: String] = [:]
+        var names: [Int: String] = [:]
+        for row in rows {
+            let version = Int(try row.decode("version", as: Int64.self))
+            applied[version] = try row.decode("checksum")
+            names[version] = try row.decode("name")
+        }
+        var pending: [Migration] = []
+        for migration in migrations {
+            guard let recorded = applied[migration.version] else {
+                pending.append(migration)
+                continue
+            }
+            let checksum = try await database.query(
+                "SELECT encode(sha256(convert_to($1, 'UTF8')), 'hex') AS checksum", [.text(migration.sql)]
+            ).first?.decode("checksum", as: String.self)
+            guard checksum == recorded else { throw Self.editedFailure(migration) }
+        }
+        let known = Set(migrations.map(\.version))
+        return (pending, names.filter { !known.contains($0.key) }.sorted { $0.key < $1.key }.map(\.value))
     }
 
     /// Every migration of this build with when it was applied, and any edited or unknown one reported as an error.
