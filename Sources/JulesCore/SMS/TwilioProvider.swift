@@ -332,7 +332,12 @@ public final class TwilioProvider: SMSProvider {
 
         var receipt: ProviderReceipt? {
             guard let sid, InputRules.isMessageSID(sid) else { return nil }
-            let unit = priceUnit.flatMap { $0.count == 3 && $0.allSatisfy(\.isLetter) ? $0.uppercased() : nil }
+            // ISO 4217: three ASCII letters, as the column's check wants ("ß".uppercased() would be "SS").
+            let unit = priceUnit.flatMap { unit in
+                unit.utf8.count == 3
+                    && unit.utf8.allSatisfy({ (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) })
+                    ? unit.uppercased() : nil
+            }
             return ProviderReceipt(
                 sid: sid,
                 status: status.map { String($0.prefix(32)) },

@@ -32,6 +32,7 @@ struct HouseholdMethodTests {
         (["name": "A", "timezone": "Mars/Olympus_Mons"], "params.timezone"),
         (["name": "A", "timezone": "UTC+5"], "params.timezone"),
         (["name": "A", "timezone": .string(String(repeating: "A", count: 65))], "params.timezone"),
+        (["name": "A", "timezone": ""], "params.timezone"),
     ]
 
     @Test(arguments: invalid)

@@ -163,4 +163,14 @@ import Testing
             TwilioProvider.MessageResource.self, from: Data(#"{"sid": "SM<script>", "status": "queued"}"#.utf8))
         #expect(bad.receipt == nil)
     }
+
+    @Test(arguments: ["ßss", "€UR", "US", "USDX", "U$D", "ÜSD"])
+    func aPriceUnitThatIsNotThreeASCIILettersIsLeftOut(_ unit: String) throws {
+        let resource = try JSONDecoder().decode(
+            TwilioProvider.MessageResource.self,
+            from: Data(
+                (#"{"sid": "SM0123456789abcdef0123456789abcdef", "price": "-0.0075", "price_unit": "\#(unit)"}"#).utf8))
+        #expect(resource.receipt?.sid == "SM0123456789abcdef0123456789abcdef", "the receipt itself stands")
+        #expect(resource.receipt?.priceUnit == nil)
+    }
 }

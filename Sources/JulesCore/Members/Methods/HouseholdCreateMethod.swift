@@ -18,7 +18,8 @@ struct HouseholdCreateMethod: JSONRPCMethod {
             field: "params.timezone",
             reason: "must be an IANA timezone name such as Europe/Berlin or America/New_York"
         )
-        guard timezone.utf8.count <= 64 else { throw invalidTimezone }
+        // The table's check is 1 to 64 characters; the zone names are ASCII.
+        guard (1...64).contains(timezone.utf8.count) else { throw invalidTimezone }
         // One round trip: the table's foreign key to the zone names is the check.
         guard let household = try await members.store.createHousehold(name: name, timezone: timezone) else {
             throw invalidTimezone
