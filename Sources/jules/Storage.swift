@@ -11,7 +11,8 @@ struct Storage {
     let database: PostgresClient
     let redis: RedisClient?
 
-    /// Connects to PostgreSQL (and Redis when `withRedis`), each retried with backoff for the start-up timeout.
+    /// Connects to PostgreSQL (and Redis when `withRedis`), each retried with backoff for the start-up timeout; an
+    /// unreachable PostgreSQL stops the start, an unreachable Redis does not (see `connect(_:_:logger:)`).
     /// - Parameter eventLoopGroup: The loops the requests run on: Redis gives each of them a connection of its
     ///   own (it must outlive ``shutdown()``).
     /// - Throws: ``StartupFailure`` naming what could not be reached (never a password).
@@ -27,7 +28,7 @@ struct Storage {
             ? RedisClient(configuration: settings.redis, logger: logger, eventLoopGroup: eventLoopGroup) : nil
         do {
             async let databaseReady: Void = connect(database, settings)
-            async let redisReady: Void = connect(redis, settings)
+            async let redisReady: Void = connect(redis, settings, logger: logger)
             _ = try await (databaseReady, redisReady)
         } catch {
             await database.shutdown()
@@ -46,12 +47,28 @@ struct Storage {
         }
     }
 
-    private static func connect(_ redis: RedisClient?, _ settings: StorageSettings) async throws {
+    /// Redis that never answered within the start-up timeout does not stop the start: a running service carries
+    /// on without it (state goes straight to PostgreSQL, SMS sending waits for the rate limit) and takes it up
+    /// again when it answers, so a restart during a Redis outage must not turn it into an outage of the service.
+    /// A Redis that answered with an error (a wrong password, a database it does not have) is a configuration to
+    /// fix: that stops the start.
+    private static func connect(_ redis: RedisClient?, _ settings: StorageSettings, logger: Logger) async throws {
         guard let redis else { return }
-        do {
+        do throws(RedisError) {
             try await redis.connect(retryFor: settings.startupTimeout)
         } catch {
-            throw StartupFailure(description: "cannot reach Redis (\(settings.redis.redactedDescription)): \(error)")
+            guard error.serverMessage == nil, error.code == .connectionFailed || error.code == .connectionClosed else {
+                throw StartupFailure(
+                    description: "cannot use Redis (\(settings.redis.redactedDescription)): \(error)")
+            }
+            logger.error(
+                """
+                Redis is unreachable at start-up; starting without it: conversation state goes straight to \
+                PostgreSQL and SMS sending waits until it answers
+                """,
+                metadata: [
+                    "redis": .string(settings.redis.redactedDescription), "error": .string(String(describing: error)),
+                ])
         }
     }
 

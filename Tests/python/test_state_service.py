@@ -303,6 +303,42 @@ def test_redis_stopped_and_started_during_a_burst(fresh_database, redis_db, serv
     service.stop()
 
 
+def test_serve_starts_while_redis_is_down_and_takes_it_up_when_it_answers(fresh_database, redis_db, services):
+    redis_services("stop")
+    try:
+        service = services(service_env(fresh_database, redis_db, JULES_STARTUP_TIMEOUT_SECONDS=1), name="no-redis")
+        assert "Redis is unreachable at start-up" in service.log
+        household = create_households(service, 1, prefix="Without Redis")[0]
+        first = service.call("state.update", {"household_id": household, "state": {"step": "one"}})["version"]
+        got = service.call("state.get", {"household_id": household})
+        assert (got["version"], got["state"], got["source"]) == (first, {"step": "one"}, "database")
+        assert service.call("state.stats")["mode"] == "database"
+        health = service.call("health.check")
+        assert health["components"]["redis"]["status"] == "unhealthy", health
+    finally:
+        redis_services("start")
+    wait_until("state.stats to report the cache mode",
+               lambda: service.call("state.stats")["mode"] == "cache", timeout=120)
+    second = service.call("state.update", {"household_id": household, "state": {"step": "two"}})["version"]
+    assert second > first
+    got = service.call("state.get", {"household_id": household})
+    assert (got["version"], got["state"]) == (second, {"step": "two"})
+    wait_for_drained_journal(service)
+    assert stored_rows(fresh_database)[household] == (second, {"step": "two"})
+    service.stop()
+
+
+def test_serve_refuses_a_redis_that_answers_with_an_error(fresh_database, redis_db, services, jules_bin, short_tmp):
+    # A password Redis does not want: a configuration to fix, not an outage to ride out.
+    env = service_env(fresh_database, redis_db, JULES_STARTUP_TIMEOUT_SECONDS=1)
+    env["JULES_REDIS_URL"] = env["JULES_REDIS_URL"].replace("unix://", "unix://:wrong-password@", 1)
+    result = subprocess.run([jules_bin, "serve", "--socket", str(short_tmp / "s.sock")], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "cannot use Redis" in result.stderr
+    assert "wrong-password" not in result.stderr
+
+
 def test_ten_thousand_concurrent_reads(fresh_database, redis_db, services):
     service = services(service_env(fresh_database, redis_db), name="reads")
     households = create_households(service, 100, prefix="Reads")
