@@ -116,8 +116,14 @@ struct SMSUnreadableRecipientTests {
                 #expect(status["status"] == "queued" || status["status"] == "sending", "\(status)")
                 #expect(status["attempts"] == 0, "a wait uses up no attempt")
                 #expect(status["error"]?["reason"] == nil)
-                // Held at the start (the decryption's error is logged with it), not at a later claim.
-                let held = sender.logs.captured.filter { $0.contains("SMS waits") }
+                // Held at the start (the decryption's error is logged with it), not at a later claim. The line is
+                // written just after the row is, so it may not be there yet.
+                var held: [String] = []
+                let logDeadline = ContinuousClock.now + .seconds(60)
+                while held.isEmpty, ContinuousClock.now < logDeadline {
+                    held = sender.logs.captured.filter { $0.contains("SMS waits") }
+                    if held.isEmpty { try await Task.sleep(for: .milliseconds(25)) }
+                }
                 #expect(held.first?.contains("\"error\"") == true, "\(held)")
             }
             #expect(provider.taken.count == 1)
