@@ -84,59 +84,60 @@ public struct Migrator: Sendable {
     /// not know (a newer build ran first) are allowed here and returned: an older instance may go on serving
     /// during a rolling upgrade.
     public func verifyApplied() async throws -> (pending: [Migration], unknown: [String]) {
-        let table = try await database.query("SELECT to_regclass('schema_migrations') IS NOT NULL AS present")
-        guard try table.first?.decode("present", as: Bool.self) == true else { return (migrations, []) }
-        let rows = try await database.query(
-            """
-            SELECT version, name, checksum FROM schema_migrations ORDER BY version
-            """)
-        var applied: [Int: String] = [:]
-        var names: [Int: String] = [:]
-        for row in rows {
-            let version = Int(try row.decode("version", as: Int64.self))
-            applied[version] = try row.decode("checksum")
-            names[version] = try row.decode("name")
-        }
-        var pending: [Migration] = []
-        for migration in migrations {
-            guard let recorded = applied[migration.version] else {
-                pending.append(migration)
-                continue
-            }
-            let checksum = try await database.query(
-                "SELECT encode(sha256(convert_to($1, 'UTF8')), 'hex') AS checksum", [.text(migration.sql)]
-            ).first?.decode("checksum", as: String.self)
-            guard checksum == recorded else { throw Self.editedFailure(migration) }
-        }
-        let known = Set(migrations.map(\.version))
-        return (pending, names.filter { !known.contains($0.key) }.sorted { $0.key < $1.key }.map(\.value))
+        let recorded = try await records()
+        try await checkUnedited(recorded)
+        return (migrations.filter { recorded[$0.version] == nil }, unknownNames(recorded))
     }
 
     /// Every migration of this build with when it was applied, and any edited or unknown one reported as an error.
     public func status() async throws -> [Status] {
         try await ensureTable()
+        let recorded = try await records()
+        try await checkUnedited(recorded)
+        if let name = unknownNames(recorded).first { throw Self.unknownFailure(name) }
+        return migrations.map { Status(migration: $0, appliedAt: recorded[$0.version]?.appliedAt) }
+    }
+
+    /// A row of `schema_migrations`.
+    private struct Record {
+        var name: String
+        var checksum: String
+        var appliedAt: String
+    }
+
+    /// What `schema_migrations` records, by version; nothing when the table does not exist yet (read without
+    /// creating it).
+    private func records() async throws -> [Int: Record] {
+        let table = try await database.query("SELECT to_regclass('schema_migrations') IS NOT NULL AS present")
+        guard try table.first?.decode("present", as: Bool.self) == true else { return [:] }
         let rows = try await database.query(
-            "SELECT version, checksum, to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS at "
+            "SELECT version, name, checksum, "
+                + "to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS at "
                 + "FROM schema_migrations ORDER BY version"
         )
-        var applied: [Int: (checksum: String, at: String)] = [:]
+        var records: [Int: Record] = [:]
         for row in rows {
             let version: Int64 = try row.decode("version")
-            applied[Int(version)] = (try row.decode("checksum"), try row.decode("at"))
+            records[Int(version)] = Record(
+                name: try row.decode("name"), checksum: try row.decode("checksum"), appliedAt: try row.decode("at"))
         }
-        var result: [Status] = []
+        return records
+    }
+
+    /// Throws for a migration of this build recorded with the checksum of another text.
+    private func checkUnedited(_ records: [Int: Record]) async throws {
         for migration in migrations {
-            if let record = applied[migration.version] {
-                let checksum = try await database.query(
-                    "SELECT encode(sha256(convert_to($1, 'UTF8')), 'hex') AS checksum",
-                    [.text(migration.sql)]
-                ).first?.decode("checksum", as: String.self)
-                guard checksum == record.checksum else { throw Self.editedFailure(migration) }
-            }
-            result.append(Status(migration: migration, appliedAt: applied[migration.version]?.at))
+            guard let record = records[migration.version] else { continue }
+            let checksum: String = try await database.query(Self.checksumSQL, [.text(migration.sql)]).first!
+                .decode("checksum")
+            guard checksum == record.checksum else { throw Self.editedFailure(migration) }
         }
-        try await checkNoUnknownVersions()
-        return result
+    }
+
+    /// The names of recorded migrations this build does not have, in version order.
+    private func unknownNames(_ records: [Int: Record]) -> [String] {
+        let known = Set(migrations.map(\.version))
+        return records.filter { !known.contains($0.key) }.sorted { $0.key < $1.key }.map(\.value.name)
     }
 
     private func ensureTable() async throws {
@@ -158,25 +159,21 @@ public struct Migrator: Sendable {
     }
 
     private func checkNoUnknownVersions() async throws {
-        let known = Set(migrations.map(\.version))
-        let rows = try await database.query("SELECT version, name FROM schema_migrations ORDER BY version")
-        for row in rows {
-            let version: Int64 = try row.decode("version")
-            if !known.contains(Int(version)) {
-                let name: String = try row.decode("name")
-                throw Failure(
-                    description: "the database has migration \(name), which this build does not know: "
-                        + "it was migrated by a newer version of jules"
-                )
-            }
-        }
+        if let name = unknownNames(try await records()).first { throw Self.unknownFailure(name) }
     }
 
+    /// SHA-256 of a migration's text, as recorded ($1: the text).
+    private static let checksumSQL = "SELECT encode(sha256(convert_to($1, 'UTF8')), 'hex') AS checksum"
+
     private static func checksum(of migration: Migration, in transaction: PostgresTransaction) async throws -> String {
-        try await transaction.query(
-            "SELECT encode(sha256(convert_to($1, 'UTF8')), 'hex') AS checksum",
-            [.text(migration.sql)]
-        ).first!.decode("checksum")
+        try await transaction.query(checksumSQL, [.text(migration.sql)]).first!.decode("checksum")
+    }
+
+    private static func unknownFailure(_ name: String) -> Failure {
+        Failure(
+            description: "the database has migration \(name), which this build does not know: "
+                + "it was migrated by a newer version of jules"
+        )
     }
 
     private static func editedFailure(_ migration: Migration) -> Failure {

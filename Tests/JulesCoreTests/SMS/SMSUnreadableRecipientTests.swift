@@ -93,16 +93,14 @@ struct SMSUnreadableRecipientTests {
             try await SMSSenders.run(sender, provider: provider, rate: 1.0 / 3, capacity: 1) {
                 // The first has gone and the second is claimed (its claim read the key): only then is its member
                 // re-encrypted, while it waits for its token.
-                var claimedMember: String?
-                let deadline = ContinuousClock.now + .seconds(60)
-                while claimedMember == nil, ContinuousClock.now < deadline {
+                let claimedMember: String? = try await Self.poll {
                     let rows = try await harness.database.query(
                         """
                         SELECT member_id::text AS member FROM sms_messages
                         WHERE status = 'queued' AND claimed_by IS NOT NULL
                         """)
-                    if provider.taken.count == 1, let row = rows.first { claimedMember = try row.decode("member") }
-                    if claimedMember == nil { try await Task.sleep(for: .milliseconds(10)) }
+                    guard provider.taken.count == 1, let row = rows.first else { return nil }
+                    return try row.decode("member")
                 }
                 let other = try #require(members.first { $0.id == claimedMember })
                 #expect(provider.taken.first?.to != other.phone)
@@ -118,12 +116,11 @@ struct SMSUnreadableRecipientTests {
                 #expect(status["error"]?["reason"] == nil)
                 // Held at the start (the decryption's error is logged with it), not at a later claim. The line is
                 // written just after the row is, so it may not be there yet.
-                var held: [String] = []
-                let logDeadline = ContinuousClock.now + .seconds(60)
-                while held.isEmpty, ContinuousClock.now < logDeadline {
-                    held = sender.logs.captured.filter { $0.contains("SMS waits") }
-                    if held.isEmpty { try await Task.sleep(for: .milliseconds(25)) }
-                }
+                let held: [String] =
+                    try await Self.poll {
+                        let lines = sender.logs.captured.filter { $0.contains("SMS waits") }
+                        return lines.isEmpty ? nil : lines
+                    } ?? []
                 #expect(held.first?.contains("\"error\"") == true, "\(held)")
             }
             #expect(provider.taken.count == 1)
@@ -205,15 +202,25 @@ struct SMSUnreadableRecipientTests {
     /// Polls `sms.status` until the message's error names the key it waits for; returns the last status.
     static func waitUntilHeld(_ id: String, naming keyID: String, in harness: MembersHarness) async throws -> JSONValue
     {
-        // A generous deadline: in a full parallel run the sender can take many seconds to reach the message.
         var status: JSONValue = .null
-        let deadline = ContinuousClock.now + .seconds(60)
-        while ContinuousClock.now < deadline {
+        _ = try await poll { () async throws -> JSONValue? in
             status = try await harness.result("sms.status", ["message_id": .string(id)])
-            if status["error"]?["message"]?.stringValue?.contains(keyID) == true { break }
-            try await Task.sleep(for: .milliseconds(25))
+            // Optional.none spelled out: JSONValue takes `nil` as a literal (JSON null), which would end the wait.
+            guard status["error"]?["message"]?.stringValue?.contains(keyID) == true else { return Optional.none }
+            return status
         }
         return status
+    }
+
+    /// `body`'s first answer that is not `nil`, asked every 25 ms for up to a minute (a generous deadline: in a full
+    /// parallel run the sender can take many seconds to get to a message); `nil` if none came.
+    static func poll<Value>(_ body: () async throws -> Value?) async throws -> Value? {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            if let value = try await body() { return value }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        return nil
     }
 
     @Test func aDamagedNumberFailsWithItsOwnReasonAndNeverReachesTheProvider() async throws {
