@@ -1,7 +1,8 @@
 #ifndef JULES_CEPOLL_SHIM_H
 #define JULES_CEPOLL_SHIM_H
 
-/* epoll(7) for jules-bench's client: Swift's Glibc module does not include <sys/epoll.h>. */
+/* epoll(7) and timerfd(2) for jules-bench's client: Swift's Glibc module includes neither header. */
 #include <sys/epoll.h>
+#include <sys/timerfd.h>
 
 #endif

@@ -5,8 +5,16 @@
     import NIOConcurrencyHelpers
     import NIOCore
 
-    /// The closed loop of ``SocketBench`` on plain `epoll(7)`: one thread per group of connections, a `read(2)` and a
+    /// The load of ``SocketBench`` on plain `epoll(7)`: one thread per group of connections, a `read(2)` and a
     /// `write(2)` per request, nothing else.
+    ///
+    /// Closed loop (the default): each connection sends its next request as soon as the answer to the last one has
+    /// arrived, so the server runs flat out and the latency is mostly the queue of `connections` requests.
+    ///
+    /// Open loop (`rate`): requests are due at a fixed rate, spread evenly over the connections (each still with at
+    /// most one in flight), and each latency is counted from when its request was due, not from when it could be
+    /// sent. A server that falls behind therefore shows its backlog in the latency instead of hiding it by slowing
+    /// the client down (the "coordinated omission" of a closed loop).
     ///
     /// On a two-core machine the load generator shares the cores with the server it measures, so every microsecond
     /// it spends per request is taken from the server and shows as the server's latency. SwiftNIO's channel pipeline
@@ -21,26 +29,37 @@
         private let requests: [[UInt8]]
         private let jsonRPC: Bool
         private let run: BenchRun
+        /// Requests per second over all connections (open loop), or `nil` for a closed loop.
+        private let rate: Double?
         private let stopped = NIOLockedValueBox(false)
         /// Threads started and threads finished.
         private let threads = NIOLockedValueBox((started: 0, finished: 0))
 
-        init(socketPath: String, requests: [[UInt8]], jsonRPC: Bool, run: BenchRun) {
+        init(socketPath: String, requests: [[UInt8]], jsonRPC: Bool, run: BenchRun, rate: Double? = nil) {
             self.socketPath = socketPath
             self.requests = requests
             self.jsonRPC = jsonRPC
             self.run = run
+            self.rate = rate
         }
 
-        /// Opens `connections` connections, spread over `threads` threads, and keeps one request in flight on each
-        /// until ``stop()``.
+        /// Opens `connections` connections, spread over `threads` threads, and loads them until ``stop()``: one
+        /// request in flight on each (closed loop), or requests at the rate given (open loop).
         func start(connections: Int, threads count: Int) throws {
             var groups = Array(repeating: [Connection](), count: count)
+            // Open loop: each connection sends every `interval`; connection i starts i/connections of an interval
+            // after the first, so that together they send evenly spaced requests.
+            let interval = rate.map { UInt64((Double(connections) / $0 * 1e9).rounded()) }
+            let start = Clock.now() + 1_000_000
             for index in 0..<connections {
                 let own = stride(from: index % requests.count, to: requests.count, by: connections).map { requests[$0] }
-                groups[index % count].append(Connection(descriptor: try connect(), requests: own))
+                let connection = Connection(descriptor: try connect(), requests: own)
+                if let interval { connection.dueAt = start + interval * UInt64(index) / UInt64(connections) }
+                groups[index % count].append(connection)
             }
-            let loops = try groups.map { try Loop(connections: $0, jsonRPC: jsonRPC, run: run, stopped: stopped) }
+            let loops = try groups.map {
+                try Loop(connections: $0, interval: interval, jsonRPC: jsonRPC, run: run, stopped: stopped)
+            }
             for loop in loops {
                 threads.withLockedValue { $0.started += 1 }
                 Thread.detachNewThread { [threads] in
@@ -87,12 +106,27 @@
             return descriptor
         }
 
+        /// CLOCK_MONOTONIC in nanoseconds: the clock of the latencies and of the open loop's timer.
+        enum Clock {
+            static func now() -> UInt64 {
+                var time = timespec()
+                clock_gettime(CLOCK_MONOTONIC, &time)
+                return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
+            }
+        }
+
         /// One connection's requests and what has arrived of its current response.
         final class Connection {
             let descriptor: Int32
             let requests: [[UInt8]]
             var next = 0
-            var sentAt: UInt64 = 0
+            /// When the request in flight was sent (closed loop) or due (open loop): its latency counts from here.
+            var startedAt: UInt64 = 0
+            /// Open loop: when the next request is due.
+            var dueAt: UInt64 = 0
+            var inFlight = false
+            /// Lost: no longer watched or sent to.
+            var closed = false
             var pending = ByteBuffer()
 
             init(descriptor: Int32, requests: [[UInt8]]) {
@@ -107,13 +141,26 @@
             // is the only one that touches it; `stopped` and `run` are themselves thread-safe.
             private let connections: [Connection]
             private let epoll: Int32
+            /// Open loop: the time between two requests of one connection, and the timer that wakes the loop when
+            /// the next one is due (a timerfd, for sub-millisecond precision, which epoll_wait's timeout lacks).
+            private let interval: UInt64?
+            private let timer: Int32
+            private var timerArmedAt: UInt64 = 0
+            private static let timerEvent = UInt64.max
             private let jsonRPC: Bool
             private let bench: BenchRun
             private let stopped: NIOLockedValueBox<Bool>
             private let errorPrefix = Array(#"{"jsonrpc":"2.0","error""#.utf8)
 
-            init(connections: [Connection], jsonRPC: Bool, run: BenchRun, stopped: NIOLockedValueBox<Bool>) throws {
+            init(
+                connections: [Connection],
+                interval: UInt64?,
+                jsonRPC: Bool,
+                run: BenchRun,
+                stopped: NIOLockedValueBox<Bool>
+            ) throws {
                 self.connections = connections
+                self.interval = interval
                 self.jsonRPC = jsonRPC
                 self.bench = run
                 self.stopped = stopped
@@ -129,20 +176,31 @@
                         throw Failure(description: "epoll_ctl: \(String(cString: strerror(errno)))")
                     }
                 }
+                timer = interval == nil ? -1 : timerfd_create(CLOCK_MONOTONIC, Int32(TFD_NONBLOCK | TFD_CLOEXEC))
+                if interval != nil {
+                    var event = epoll_event()
+                    event.events = EPOLLIN.rawValue
+                    event.data.u64 = Self.timerEvent
+                    guard timer >= 0, epoll_ctl(epoll, EPOLL_CTL_ADD, timer, &event) == 0 else {
+                        throw Failure(description: "timerfd: \(String(cString: strerror(errno)))")
+                    }
+                }
             }
 
             func run() {
                 defer {
                     for connection in connections { close(connection.descriptor) }
                     close(epoll)
+                    if timer >= 0 { close(timer) }
                 }
-                var open = 0
-                for connection in connections {
-                    if send(connection) {
-                        open += 1
-                    } else {
+                var open = connections.count
+                if interval == nil {
+                    for connection in connections where !send(connection) {
                         lose(connection)
+                        open -= 1
                     }
+                } else {
+                    open -= sendDue()
                 }
                 var events = [epoll_event](repeating: epoll_event(), count: 64)
                 while open > 0, !stopped.withLockedValue({ $0 }) {
@@ -153,6 +211,12 @@
                         return
                     }
                     for event in events.prefix(Int(ready)) {
+                        if event.data.u64 == Self.timerEvent {
+                            var expirations: UInt64 = 0
+                            _ = read(timer, &expirations, 8)
+                            timerArmedAt = 0
+                            continue
+                        }
                         let connection = connections[Int(event.data.u64)]
                         switch receive(connection) {
                         case .open: continue
@@ -162,13 +226,41 @@
                             open -= 1
                         }
                     }
+                    if interval != nil { open -= sendDue() }
                 }
             }
 
             /// Counts a connection the server closed (or that failed) before the run ended, and stops watching it.
             private func lose(_ connection: Connection) {
                 _ = epoll_ctl(epoll, EPOLL_CTL_DEL, connection.descriptor, nil)
+                connection.closed = true
                 bench.connectionLost()
+            }
+
+            /// Open loop: sends the request of every idle connection whose next one is due, and sets the timer for
+            /// the earliest one not yet due. Returns how many connections were lost on the way.
+            private func sendDue() -> Int {
+                let now = Clock.now()
+                var lost = 0
+                var earliest = UInt64.max
+                for connection in connections where !connection.inFlight && !connection.closed {
+                    if connection.dueAt <= now {
+                        if !send(connection) {
+                            lose(connection)
+                            lost += 1
+                        }
+                    } else {
+                        earliest = min(earliest, connection.dueAt)
+                    }
+                }
+                if earliest != .max, earliest != timerArmedAt {
+                    var setting = itimerspec()
+                    setting.it_value.tv_sec = Int(earliest / 1_000_000_000)
+                    setting.it_value.tv_nsec = Int(earliest % 1_000_000_000)
+                    _ = timerfd_settime(timer, Int32(TFD_TIMER_ABSTIME), &setting, nil)
+                    timerArmedAt = earliest
+                }
+                return lost
             }
 
             enum Outcome {
@@ -192,11 +284,17 @@
                 while let length = nextResponseLength(connection.pending) {
                     let isError = jsonRPC && connection.pending.readableBytesView.starts(with: errorPrefix)
                     connection.pending.moveReaderIndex(forwardBy: length)
-                    let now = NIODeadline.now().uptimeNanoseconds
-                    guard bench.record(completedAt: now, latency: now - connection.sentAt, isError: isError) else {
+                    connection.inFlight = false
+                    let now = Clock.now()
+                    guard bench.record(completedAt: now, latency: now - connection.startedAt, isError: isError) else {
                         return .done
                     }
-                    guard send(connection) else { return .lost }
+                    if let interval {
+                        // The next one is sent by sendDue: now if it is already due (the server is behind).
+                        connection.dueAt += interval
+                    } else {
+                        guard send(connection) else { return .lost }
+                    }
                 }
                 connection.pending.discardReadBytes()
                 return .open
@@ -218,7 +316,8 @@
             private func send(_ connection: Connection) -> Bool {
                 let request = connection.requests[connection.next]
                 connection.next = connection.next + 1 == connection.requests.count ? 0 : connection.next + 1
-                connection.sentAt = NIODeadline.now().uptimeNanoseconds
+                connection.startedAt = interval == nil ? Clock.now() : connection.dueAt
+                connection.inFlight = true
                 return request.withUnsafeBytes { bytes in
                     var offset = 0
                     while offset < bytes.count {

@@ -4,10 +4,11 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
-/// A closed-loop load generator for line-based request/response servers on a Unix socket.
+/// A load generator for line-based request/response servers on a Unix socket.
 ///
-/// Each connection keeps exactly one request in flight: it sends a line, waits for one line back, and sends the
-/// next. The same client measures Jules (JSON-RPC lines) and a reference such as `redis-server` answering `PING`
+/// Each connection keeps at most one request in flight: it sends a line, waits for one line back, and sends the
+/// next, at once (closed loop, the default) or when it is due (`--rate`, open loop: see ``EpollClient``). The same
+/// client measures Jules (JSON-RPC lines) and a reference such as `redis-server` answering `PING`
 /// (`--raw PING`), so the two figures can be compared as a ratio taken in the same run.
 struct SocketBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -47,6 +48,15 @@ struct SocketBench: AsyncParsableCommand {
     @Option(help: "Threads of the client.")
     var threads = 1
 
+    @Option(
+        help: """
+            Open loop: send this many requests per second in all, evenly spaced over the connections (each still \
+            with at most one in flight), and count each latency from when its request was due (epoll client only). \
+            Without it, a closed loop: each connection sends its next request as soon as it has its answer.
+            """
+    )
+    var rate: Double?
+
     enum ClientKind: String, ExpressibleByArgument, CaseIterable {
         /// Plain epoll: a read and a write per request (``EpollClient``).
         case epoll
@@ -59,6 +69,14 @@ struct SocketBench: AsyncParsableCommand {
 
     @Option(help: "A name for this run in the output.")
     var label: String?
+
+    @Option(
+        help: """
+            Also write every response of the measured window to this file, a line each: when it arrived and its \
+            latency, in microseconds from the start of the window (to see when a tail happened).
+            """
+    )
+    var samplesFile: String?
 
     @Option(
         name: .customLong("cpu-of"),
@@ -74,6 +92,12 @@ struct SocketBench: AsyncParsableCommand {
         guard connections > 0, connections <= 10_000 else { throw ValidationError("--connections must be 1...10000") }
         guard duration > 0, warmup >= 0 else { throw ValidationError("--duration must be > 0 and --warmup >= 0") }
         guard threads > 0 else { throw ValidationError("--threads must be at least 1") }
+        if let rate {
+            guard rate.isFinite, rate >= 1, rate <= 10_000_000 else {
+                throw ValidationError("--rate must be 1...10000000 requests per second")
+            }
+            guard client == .epoll else { throw ValidationError("--rate needs --client epoll") }
+        }
     }
 
     func run() async throws {
@@ -100,7 +124,7 @@ struct SocketBench: AsyncParsableCommand {
             #if canImport(Glibc)
                 let epollClient = EpollClient(
                     socketPath: socket, requests: requests.map { Array($0.readableBytesView) }, jsonRPC: raw == nil,
-                    run: run)
+                    run: run, rate: rate)
                 try epollClient.start(connections: connections, threads: threads)
                 stopClient = { await epollClient.stop() }
             #else
@@ -148,6 +172,11 @@ struct SocketBench: AsyncParsableCommand {
         try await stopClient()
 
         var report = run.report(from: start, to: end)
+        report.rate = rate
+        if let samplesFile {
+            let lines = run.samples(from: start, to: end).map { "\(($0.0 - start) / 1000) \($0.1 / 1000)\n" }
+            try lines.joined().write(toFile: samplesFile, atomically: false, encoding: .utf8)
+        }
         for (index, name) in watched.enumerated() {
             guard let before = cpuBefore[index], let after = cpuAfter[index], report.requests > 0 else { continue }
             report.cpu.append((name, (after - before) * 1e6 / Double(report.requests)))
@@ -207,6 +236,11 @@ final class BenchRun: Sendable {
         }
     }
 
+    /// The (completion time, latency) of every response that arrived in the window, in the order they arrived.
+    func samples(from start: UInt64, to end: UInt64) -> [(UInt64, UInt64)] {
+        state.withLockedValue { state in state.samples.filter { $0.0 >= start && $0.0 < end } }
+    }
+
     func report(from start: UInt64, to end: UInt64) -> BenchReport {
         state.withLockedValue { state in
             let window = state.samples.filter { $0.0 >= start && $0.0 < end }
@@ -228,6 +262,8 @@ struct BenchReport {
     var latencies: [UInt64]
     var errors: Int
     var lostConnections: Int
+    /// The open loop's rate (requests per second asked for), or `nil` for a closed loop.
+    var rate: Double?
     /// CPU microseconds per request, by process name, over the measured window.
     var cpu: [(process: String, microsecondsPerRequest: Double)] = []
 
@@ -241,8 +277,9 @@ struct BenchReport {
 
     func text(name: String, connections: Int) -> String {
         func format(_ value: Double) -> String { String(Int(value.rounded())) }
+        let load = rate.map { "open loop at \(format($0)) requests/s" } ?? "closed loop"
         var text = """
-            \(name): \(connections) connections, \(requests) requests in \(String(format: seconds)) s
+            \(name): \(connections) connections, \(load), \(requests) requests in \(String(format: seconds)) s
               requests/s: \(format(requestsPerSecond))
               latency p50 \(format(percentileMicroseconds(0.5))) µs, p99 \(format(percentileMicroseconds(0.99))) µs, \
             p999 \(format(percentileMicroseconds(0.999))) µs
@@ -261,7 +298,8 @@ struct BenchReport {
     func json(name: String, connections: Int) -> String {
         let usage = cpu.map { #""\#($0.process.escapedForJSON)":\#($0.microsecondsPerRequest)"# }
         return """
-            {"label":"\(name.escapedForJSON)","connections":\(connections),"requests":\(requests),"seconds":\(seconds),\
+            {"label":"\(name.escapedForJSON)","connections":\(connections),"rate":\(rate.map { String($0) } ?? "null"),\
+            "requests":\(requests),"seconds":\(seconds),\
             "rps":\(Int(requestsPerSecond.rounded())),"p50_us":\(percentileMicroseconds(0.5)),\
             "p99_us":\(percentileMicroseconds(0.99)),"p999_us":\(percentileMicroseconds(0.999)),"errors":\(errors),\
             "lost_connections":\(lostConnections),"cpu_us_per_request":{\(usage.joined(separator: ","))}}

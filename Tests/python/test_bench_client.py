@@ -135,3 +135,101 @@ def test_an_unreachable_socket_is_a_clear_error(bench_bin, short_tmp):
     )
     assert finished.returncode != 0
     assert "nobody.sock" in finished.stderr.decode()
+
+
+class SlowLineServer:
+    """Answers each JSON-RPC line after `delay` seconds, one line at a time per connection."""
+
+    def __init__(self, path, delay):
+        self.delay = delay
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(str(path))
+        self.listener.listen(16)
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.serve, args=(connection,), daemon=True).start()
+
+    def serve(self, connection):
+        pending = b""
+        with connection:
+            while True:
+                try:
+                    data = connection.recv(4096)
+                except OSError:
+                    return
+                if not data:
+                    return
+                pending += data
+                while b"\n" in pending:
+                    _, pending = pending.split(b"\n", 1)
+                    time.sleep(self.delay)
+                    try:
+                        connection.sendall(b'{"jsonrpc":"2.0","id":1,"result":{}}\n')
+                    except OSError:
+                        return
+
+    def close(self):
+        self.listener.close()
+
+
+def test_an_open_loop_sends_no_faster_than_its_rate(bench_bin, socket_server):
+    path, _, _ = socket_server
+    report = run_bench(bench_bin, "--socket", str(path), "--method", "health.live", "--rate", "200",
+                       "--duration", "1")
+    assert report["rate"] == 200
+    assert report["errors"] == 0
+    # A closed loop would answer thousands in a second here; the open loop sends at most what is due. (A busy
+    # machine can only make it send fewer.)
+    assert 0 < report["requests"] <= 200 * 1.0 * 1.05 + 4
+
+
+def test_an_open_loop_counts_latency_from_when_a_request_was_due(bench_bin, short_tmp):
+    # One connection, a request due every 5 ms, a server taking 20 ms for each: the requests queue up behind one
+    # another, and the n-th waits about 15n ms before it is even sent. Counted from the send (a closed loop's
+    # view), each would take about 20 ms; counted from when it was due, the median is hundreds of milliseconds.
+    path = short_tmp / "slow.sock"
+    server = SlowLineServer(path, delay=0.02)
+    try:
+        report = run_bench(bench_bin, "--socket", str(path), "--connections", "1", "--rate", "200",
+                           "--duration", "1")
+    finally:
+        server.close()
+    assert report["requests"] > 0
+    assert report["p50_us"] >= 100_000, report
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--rate", "0"], "--rate must be"),
+    (["--rate", "nan"], "--rate must be"),
+    (["--rate", "100", "--client", "nio"], "--rate needs --client epoll"),
+])
+def test_a_bad_rate_is_refused(bench_bin, short_tmp, arguments, message):
+    finished = subprocess.run(
+        [bench_bin, "socket", "--socket", str(short_tmp / "nobody.sock"), *arguments],
+        capture_output=True,
+        timeout=60,
+    )
+    assert finished.returncode != 0
+    assert message in finished.stderr.decode()
+
+
+def test_the_samples_file_has_a_line_for_each_measured_response(bench_bin, socket_server, short_tmp):
+    path, _, _ = socket_server
+    samples = short_tmp / "samples.txt"
+    report = run_bench(bench_bin, "--socket", str(path), "--method", "health.live", "--rate", "400",
+                       "--samples-file", str(samples))
+    lines = [tuple(map(int, line.split())) for line in samples.read_text().splitlines()]
+    assert len(lines) == report["requests"] > 0
+    window_us = report["seconds"] * 1e6
+    assert all(0 <= arrived < window_us and latency >= 0 for arrived, latency in lines)
+    assert [arrived for arrived, _ in lines] == sorted(arrived for arrived, _ in lines)
+    # The same responses as the report's: its median is the file's (written in whole microseconds).
+    latencies = sorted(latency for _, latency in lines)
+    median = latencies[max(0, -(-len(latencies) // 2) - 1)]
+    assert abs(median - report["p50_us"]) < 1
