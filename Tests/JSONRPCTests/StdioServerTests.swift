@@ -21,14 +21,14 @@ import Testing
         let (inputWriteEnd, outputReadEnd) = (inputPipe[1], outputPipe[0])
         let bytes = Array(input.utf8)
         let inputWritten = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async {
+        Thread.detachNewThread {
             Self.writeAll(bytes, to: inputWriteEnd)
             inputWritten.signal()
         }
         let output = OutputCollector()
         let delayMicroseconds = UInt32(
             readerDelay.components.seconds * 1_000_000 + readerDelay.components.attoseconds / 1_000_000_000_000)
-        DispatchQueue.global().async {
+        Thread.detachNewThread {
             usleep(delayMicroseconds)
             output.read(from: outputReadEnd)
         }
@@ -104,7 +104,7 @@ import Testing
         let request = #"{"jsonrpc":"2.0","method":"sum","params":[1,2],"id":"a-long-id-to-fill-the-pipe-sooner"}"#
         let bytes = Array(String(repeating: request + "\n", count: 5_000).utf8)
         let inputWriteEnd = inputPipe[1]
-        DispatchQueue.global().async { Self.writeAll(bytes, to: inputWriteEnd) }
+        Thread.detachNewThread { Self.writeAll(bytes, to: inputWriteEnd) }
         inputPipe[1] = -1
         let stoppedInTime = try await Self.stopsWithin400ms(input: inputPipe[0], output: outputPipe[1])
         #expect(stoppedInTime, "the server did not stop while its output was not read")

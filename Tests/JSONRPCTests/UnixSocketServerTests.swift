@@ -2,6 +2,7 @@
     import Glibc
 #endif
 import Dispatch
+import Foundation
 import JSONRPC
 import NIOCore
 import ServiceLifecycle
@@ -283,7 +284,7 @@ import Testing
         let first = try path.prepareForBinding()
         let (prepared, preparedSignal) = AsyncStream<Void>.makeStream()
         let events = EventLog()
-        DispatchQueue.global().async {
+        Thread.detachNewThread {
             let second = try? path.prepareForBinding()
             events.append("second prepared")
             second?.release()

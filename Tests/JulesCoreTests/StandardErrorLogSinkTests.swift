@@ -6,6 +6,7 @@
     import Darwin
 #endif
 import Dispatch
+import Foundation
 import JulesCore
 import Logging
 import Testing
@@ -78,9 +79,9 @@ import Testing
         let sink = StandardErrorLogSink(fileDescriptor: pipe.writeEnd, flushInterval: .seconds(3600))
         let lines = (0..<50).map { "line \($0) " + String(repeating: "y", count: 200) }
         // The writer blocks in poll until the test drains the pipe; then every line goes out whole, in order. (On a
-        // Dispatch thread: a blocked thread of the tasks' pool could keep the test from draining.)
+        // thread of its own: a blocked thread of the tasks' pool could keep the test from draining.)
         let finished = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async {
+        Thread.detachNewThread {
             for line in lines { sink.write(Self.line(line), immediately: true) }
             finished.signal()
         }

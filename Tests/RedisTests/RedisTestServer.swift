@@ -100,10 +100,11 @@ enum RedisTestServer {
         guard spawned == 0 else {
             throw POSIXError(POSIXErrorCode(rawValue: spawned) ?? .EIO)
         }
-        // waitpid blocks: run it on a Dispatch thread, not on the Swift concurrency pool.
+        // waitpid blocks: run it on a thread of its own, not on the Swift concurrency pool, nor on Dispatch's global
+        // queue, whose few threads (one per core on Linux) a few such waits would take from every other test.
         let child = pid
         return await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
+            Thread.detachNewThread {
                 var status: Int32 = 0
                 while waitpid(child, &status, 0) == -1 && errno == EINTR {}
                 // WEXITSTATUS, a macro Swift does not import.
