@@ -48,17 +48,16 @@ def test_counts_error_answers(bench_bin, socket_server, client):
     assert report["errors"] >= report["requests"]
 
 
-class SplitReplyServer:
-    """Answers each RESP PING with a bulk string, its header and body in two writes: a reply that arrives in
-    pieces must still count as one."""
+class LineServer:
+    """Answers each request that ends with `delimiter` through `answer(connection)`, on a thread per connection;
+    `answer` returns False to hang up."""
 
-    def __init__(self, path, hang_up_after=None):
-        self.hang_up_after = hang_up_after
+    delimiter = b"\n"
+
+    def __init__(self, path):
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.listener.bind(str(path))
         self.listener.listen(16)
-        self.answered = 0
-        self.lock = threading.Lock()
         threading.Thread(target=self.accept, daemon=True).start()
 
     def accept(self):
@@ -80,21 +79,37 @@ class SplitReplyServer:
                 if not data:
                     return
                 pending += data
-                while b"\r\n" in pending:
-                    _, pending = pending.split(b"\r\n", 1)
+                while self.delimiter in pending:
+                    _, pending = pending.split(self.delimiter, 1)
                     try:
-                        connection.sendall(b"$5\r\n")
-                        time.sleep(0.0005)
-                        connection.sendall(b"hello\r\n")
+                        if not self.answer(connection):
+                            return
                     except OSError:
                         return
-                    with self.lock:
-                        self.answered += 1
-                        if self.hang_up_after is not None and self.answered >= self.hang_up_after:
-                            return
 
     def close(self):
         self.listener.close()
+
+
+class SplitReplyServer(LineServer):
+    """Answers each RESP PING with a bulk string, its header and body in two writes: a reply that arrives in
+    pieces must still count as one."""
+
+    delimiter = b"\r\n"
+
+    def __init__(self, path, hang_up_after=None):
+        self.hang_up_after = hang_up_after
+        self.answered = 0
+        self.lock = threading.Lock()
+        super().__init__(path)
+
+    def answer(self, connection):
+        connection.sendall(b"$5\r\n")
+        time.sleep(0.0005)
+        connection.sendall(b"hello\r\n")
+        with self.lock:
+            self.answered += 1
+            return self.hang_up_after is None or self.answered < self.hang_up_after
 
 
 @pytest.mark.parametrize("client", ["epoll", "nio"])
@@ -137,45 +152,17 @@ def test_an_unreachable_socket_is_a_clear_error(bench_bin, short_tmp):
     assert "nobody.sock" in finished.stderr.decode()
 
 
-class SlowLineServer:
+class SlowLineServer(LineServer):
     """Answers each JSON-RPC line after `delay` seconds, one line at a time per connection."""
 
     def __init__(self, path, delay):
         self.delay = delay
-        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.listener.bind(str(path))
-        self.listener.listen(16)
-        threading.Thread(target=self.accept, daemon=True).start()
+        super().__init__(path)
 
-    def accept(self):
-        while True:
-            try:
-                connection, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self.serve, args=(connection,), daemon=True).start()
-
-    def serve(self, connection):
-        pending = b""
-        with connection:
-            while True:
-                try:
-                    data = connection.recv(4096)
-                except OSError:
-                    return
-                if not data:
-                    return
-                pending += data
-                while b"\n" in pending:
-                    _, pending = pending.split(b"\n", 1)
-                    time.sleep(self.delay)
-                    try:
-                        connection.sendall(b'{"jsonrpc":"2.0","id":1,"result":{}}\n')
-                    except OSError:
-                        return
-
-    def close(self):
-        self.listener.close()
+    def answer(self, connection):
+        time.sleep(self.delay)
+        connection.sendall(b'{"jsonrpc":"2.0","id":1,"result":{}}\n')
+        return True
 
 
 def test_an_open_loop_sends_no_faster_than_its_rate(bench_bin, socket_server):
