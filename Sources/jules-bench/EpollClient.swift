@@ -106,7 +106,8 @@
             return descriptor
         }
 
-        /// CLOCK_MONOTONIC in nanoseconds: the clock of the latencies and of the open loop's timer.
+        /// CLOCK_MONOTONIC in nanoseconds: the clock of the latencies and of the open loop's timer, and the one
+        /// `NIODeadline.now()` reads on Linux, which times the measured window.
         enum Clock {
             static func now() -> UInt64 {
                 var time = timespec()
