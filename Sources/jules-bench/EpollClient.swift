@@ -50,10 +50,15 @@
             // Open loop: each connection sends every `interval`; connection i starts i/connections of an interval
             // after the first, so that together they send evenly spaced requests.
             let interval = rate.map { UInt64((Double(connections) / $0 * 1e9).rounded()) }
-            let start = Clock.now() + 1_000_000
+            var opened: [Connection] = []
             for index in 0..<connections {
                 let own = stride(from: index % requests.count, to: requests.count, by: connections).map { requests[$0] }
-                let connection = Connection(descriptor: try connect(), requests: own)
+                opened.append(Connection(descriptor: try connect(), requests: own))
+            }
+            // The schedule starts once every connection is open (a millisecond on, for the threads to start), so the
+            // first requests are not counted late by the time it took to connect.
+            let start = Clock.now() + 1_000_000
+            for (index, connection) in opened.enumerated() {
                 if let interval { connection.dueAt = start + interval * UInt64(index) / UInt64(connections) }
                 groups[index % count].append(connection)
             }
