@@ -23,7 +23,11 @@ private struct NowMethod: SynchronousJSONRPCMethod {
         var jsonRPCError: JSONRPCError { .invalidParams(field: "params.fail", reason: "asked to fail") }
     }
 
+    /// Counts the requests answered, when given: how many the server has read.
+    var answered: Counter?
+
     func handleNow(_ params: Params, context: RequestContext) throws -> Result {
+        answered?.value.add(1, ordering: .relaxed)
         if params.fail == true { throw Refusal() }
         return Result(text: params.text, correlationID: context.correlationID, taskLocal: CorrelationID.current)
     }
@@ -123,7 +127,7 @@ private struct LaterMethod: JSONRPCMethod {
     }
 }
 
-private final class WrittenCount: Sendable {
+private final class Counter: Sendable {
     let value = Atomic<Int>(0)
 }
 
@@ -148,16 +152,17 @@ private final class WrittenCount: Sendable {
 @Suite struct SynchronousMethodServerTests {
     @Test func answersMadeAtOnceWaitForAClientThatReadsLateAndReadingStopsMeanwhile() async throws {
         let folder = ServerTestSupport.temporaryFolder()
-        let router = TestSupport.router([NowMethod(), LaterMethod()])
+        let answered = Counter()
+        let router = TestSupport.router([NowMethod(answered: answered), LaterMethod()])
         let configuration = UnixSocketServer.Configuration(path: folder + "/run/j.sock")
         // The buffers on the way (both sockets, the channel's pending writes, one read's worth of answers in the
-        // inbox) take about 6,500 of these requests here; under a loaded CI run one run took all of 20,000, so the
-        // margin is wide.
+        // inbox) take about 6,500 of these requests here. What the server has read is counted where it answers:
+        // the client's own count of writes is no measure, as its async writer takes writes into a buffer of its own
+        // until its event loop reports the channel unwritable, which a loaded machine can delay past all of them.
         let count = 50_000
         try await ServerTestSupport.withSocketServer(configuration, router: router) { path in
             let channel = try await ServerTestSupport.connect(path)
             try await channel.executeThenClose { inbound, outbound in
-                let written = WrittenCount()
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask {
                         for chunk in stride(from: 0, to: count, by: 100) {
@@ -168,21 +173,21 @@ private final class WrittenCount: Sendable {
                                         + "\n")
                             }
                             try await outbound.write(buffer)
-                            written.value.add(100, ordering: .relaxed)
                         }
                     }
-                    // Nothing is read yet: the answers fill the socket, then the server stops taking requests, so
-                    // the writer stalls before the end. (Which answers wait in the inbox rather than in the channel
-                    // is checked by the handler's own test below.)
+                    // Nothing is read yet: the answers fill the socket, then the server stops taking requests. It
+                    // must answer none for a second before the end. (Which answers wait in the inbox rather than in
+                    // the channel is checked by the handler's own test below.)
                     var last = -1
-                    while true {
+                    var still = 0
+                    while still < 4 {
                         try await Task.sleep(for: .milliseconds(250))
-                        let now = written.value.load(ordering: .relaxed)
-                        if now == last { break }
+                        let now = answered.value.load(ordering: .relaxed)
                         if now == count {
-                            Issue.record("the server kept reading while its answers could not leave (\(now) written)")
+                            Issue.record("the server kept reading while its answers could not leave (\(now) read)")
                             break
                         }
+                        still = now == last ? still + 1 : 0
                         last = now
                     }
 
