@@ -156,7 +156,6 @@
             private let jsonRPC: Bool
             private let bench: BenchRun
             private let stopped: NIOLockedValueBox<Bool>
-            private let errorPrefix = Array(#"{"jsonrpc":"2.0","error""#.utf8)
 
             init(
                 connections: [Connection],
@@ -287,8 +286,8 @@
                 }
                 if result == 0 { return .lost }
                 if result < 0 { return errno == EAGAIN || errno == EINTR ? .open : .lost }
-                while let length = nextResponseLength(connection.pending) {
-                    let isError = jsonRPC && connection.pending.readableBytesView.starts(with: errorPrefix)
+                while let length = Response.length(in: connection.pending, jsonRPC: jsonRPC) {
+                    let isError = Response.isError(connection.pending, jsonRPC: jsonRPC)
                     connection.pending.moveReaderIndex(forwardBy: length)
                     connection.inFlight = false
                     let now = Clock.now()
@@ -304,15 +303,6 @@
                 }
                 connection.pending.discardReadBytes()
                 return .open
-            }
-
-            private func nextResponseLength(_ pending: ByteBuffer) -> Int? {
-                let bytes = pending.readableBytesView
-                guard jsonRPC else {
-                    return RESP.length(of: bytes, from: bytes.startIndex).map { $0 - bytes.startIndex }
-                }
-                guard let newline = bytes.firstIndex(of: UInt8(ascii: "\n")) else { return nil }
-                return newline - bytes.startIndex + 1
             }
 
             /// Writes the connection's next request whole (a request is far smaller than the socket's buffer, and

@@ -348,8 +348,8 @@ final class ClosedLoopHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var buffer = unwrapInboundIn(data)
         pending.writeBuffer(&buffer)
-        while let length = nextResponseLength() {
-            let isError = jsonRPC && pending.readableBytesView.starts(with: errorPrefix)
+        while let length = Response.length(in: pending, jsonRPC: jsonRPC) {
+            let isError = Response.isError(pending, jsonRPC: jsonRPC)
             pending.moveReaderIndex(forwardBy: length)
             let now = NIODeadline.now().uptimeNanoseconds
             if run.record(completedAt: now, latency: now - sentAt, isError: isError) {
@@ -357,17 +357,6 @@ final class ClosedLoopHandler: ChannelInboundHandler {
             }
         }
         pending.discardReadBytes()
-    }
-
-    private let errorPrefix = Array(#"{"jsonrpc":"2.0","error""#.utf8)
-
-    /// The length of the first complete response in `pending`: a line for JSON-RPC; a whole RESP reply for a raw
-    /// (Redis) line, whose bulk strings span two lines.
-    private func nextResponseLength() -> Int? {
-        let bytes = pending.readableBytesView
-        guard jsonRPC else { return RESP.length(of: bytes, from: bytes.startIndex).map { $0 - bytes.startIndex } }
-        guard let newline = bytes.firstIndex(of: UInt8(ascii: "\n")) else { return nil }
-        return newline - bytes.startIndex + 1
     }
 
     private func send(context: ChannelHandlerContext) {
@@ -383,6 +372,25 @@ final class ClosedLoopHandler: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
+    }
+}
+
+/// Where the responses that both clients read end, and which are errors.
+enum Response {
+    private static let errorPrefix = Array(#"{"jsonrpc":"2.0","error""#.utf8)
+
+    /// The length of the first complete response in `pending`: a line for JSON-RPC; a whole RESP reply for a raw
+    /// (Redis) line, whose bulk strings span two lines.
+    static func length(in pending: ByteBuffer, jsonRPC: Bool) -> Int? {
+        let bytes = pending.readableBytesView
+        guard jsonRPC else { return RESP.length(of: bytes, from: bytes.startIndex).map { $0 - bytes.startIndex } }
+        guard let newline = bytes.firstIndex(of: UInt8(ascii: "\n")) else { return nil }
+        return newline - bytes.startIndex + 1
+    }
+
+    /// Whether the first response in `pending` is a JSON-RPC error (raw replies are not checked).
+    static func isError(_ pending: ByteBuffer, jsonRPC: Bool) -> Bool {
+        jsonRPC && pending.readableBytesView.starts(with: errorPrefix)
     }
 }
 
