@@ -117,6 +117,10 @@ struct SocketBench: AsyncParsableCommand {
             guard !requests.isEmpty else { throw ValidationError("--params-file \(paramsFile) has no lines") }
         }
 
+        // Found out now, not after the run: the file is made (emptied) before any load.
+        if let samplesFile, !FileManager.default.createFile(atPath: samplesFile, contents: nil) {
+            throw ValidationError("--samples-file \(samplesFile) cannot be written")
+        }
         let run = BenchRun()
         let stopClient: () async throws -> Void
         switch client {

@@ -197,11 +197,7 @@ def test_an_open_loop_counts_latency_from_when_a_request_was_due(bench_bin, shor
     (["--rate", "100", "--client", "nio"], "--rate needs --client epoll"),
 ])
 def test_a_bad_rate_is_refused(bench_bin, short_tmp, arguments, message):
-    finished = subprocess.run(
-        [bench_bin, "socket", "--socket", str(short_tmp / "nobody.sock"), *arguments],
-        capture_output=True,
-        timeout=60,
-    )
+    finished = run_bench(bench_bin, "--socket", str(short_tmp / "nobody.sock"), *arguments, expect_success=False)
     assert finished.returncode != 0
     assert message in finished.stderr.decode()
 
@@ -220,3 +216,15 @@ def test_the_samples_file_has_a_line_for_each_measured_response(bench_bin, socke
     latencies = sorted(latency for _, latency in lines)
     median = latencies[max(0, -(-len(latencies) // 2) - 1)]
     assert abs(median - report["p50_us"]) < 1
+
+
+def test_a_samples_file_that_cannot_be_written_is_refused_before_the_run(bench_bin, socket_server, short_tmp):
+    path, _, _ = socket_server
+    target = short_tmp / "no-such-folder" / "samples.txt"
+    finished = subprocess.run(
+        [bench_bin, "socket", "--socket", str(path), "--duration", "30", "--samples-file", str(target)],
+        capture_output=True,
+        timeout=20,
+    )
+    assert finished.returncode != 0
+    assert f"--samples-file {target} cannot be written" in finished.stderr.decode()
