@@ -233,9 +233,7 @@ import Testing
         // A socket file that nobody listens on, as a killed server leaves behind.
         mkdir(folder + "/run", 0o700)
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: configuration.path.utf8) }
+        var address = unixAddress(configuration.path)
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
@@ -394,11 +392,7 @@ final class StalledClient: Sendable {
         let socketDescriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         guard socketDescriptor >= 0 else { throw POSIXFailure(call: "socket") }
         descriptor.withLock { $0 = socketDescriptor }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { bytes in
-            bytes.copyBytes(from: path.utf8.prefix(bytes.count - 1))
-        }
+        var address = unixAddress(path)
         let connected = withUnsafePointer(to: &address) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 connect(socketDescriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
@@ -418,7 +412,7 @@ final class StalledClient: Sendable {
         // Until the socket has taken nothing for a while, and at least a connection's 64 places were filled (a
         // loaded machine can keep the server from reading for longer than the idle rounds); 30 s at most.
         let deadline = ContinuousClock.now + .seconds(30)
-        while idleRounds < 10 || written.withLock({ $0 }) < 64, ContinuousClock.now < deadline {
+        while idleRounds < 10 || requestsWritten < 64, ContinuousClock.now < deadline {
             let sent = chunk[offset...].withUnsafeBytes {
                 send(socketDescriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
             }
@@ -452,4 +446,12 @@ final class StalledClient: Sendable {
 struct POSIXFailure: Error {
     var call: String
     var code = errno
+}
+
+/// `path` as a Unix socket address (cut to fit, with its terminating zero).
+private func unixAddress(_ path: String) -> sockaddr_un {
+    var address = sockaddr_un()
+    address.sun_family = sa_family_t(AF_UNIX)
+    withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: path.utf8.prefix($0.count - 1)) }
+    return address
 }

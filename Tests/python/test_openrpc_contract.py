@@ -49,19 +49,22 @@ def test_method_names_are_unique_and_namespaced():
 
 def test_examples_match_their_method_schemas():
     document = json.loads((ROOT / "schema" / "openrpc.json").read_text())
+
+    def errors(schema, value):
+        validator = Draft7Validator(dict(schema, components=document["components"]))
+        return [e.message for e in validator.iter_errors(value)]
+
     checked = 0
     for method in document["methods"]:
         params = {param["name"]: param["schema"] for param in method["params"]}
         for example in method.get("examples", []):
             result = example.get("result")
             if result is not None and "schema" in method.get("result", {}):
-                schema = dict(method["result"]["schema"], components=document["components"])
-                errors = [e.message for e in Draft7Validator(schema).iter_errors(result["value"])]
-                assert errors == [], f"{method['name']} example {example['name']!r}: {errors}"
+                found = errors(method["result"]["schema"], result["value"])
+                assert found == [], f"{method['name']} example {example['name']!r}: {found}"
                 checked += 1
             for param in example.get("params", []):
                 if param["name"] in params:
-                    schema = dict(params[param["name"]], components=document["components"])
-                    errors = [e.message for e in Draft7Validator(schema).iter_errors(param["value"])]
-                    assert errors == [], f"{method['name']} example {example['name']!r}, {param['name']}: {errors}"
+                    found = errors(params[param["name"]], param["value"])
+                    assert found == [], f"{method['name']} example {example['name']!r}, {param['name']}: {found}"
     assert checked > 0
