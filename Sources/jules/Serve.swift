@@ -155,6 +155,7 @@ struct Serve: AsyncParsableCommand {
             store: state,
             consumer: stateSettings.instanceID,
             batchSize: stateSettings.persistBatchSize,
+            interval: stateSettings.persistInterval,
             reclaimIdle: stateSettings.reclaimIdle,
             logger: logger
         )

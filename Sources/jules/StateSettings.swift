@@ -12,6 +12,7 @@ struct StateSettings {
     var ttl: Duration
     var maximumStateBytes: Int
     var persistBatchSize: Int
+    var persistInterval: Duration
     var reclaimIdle: Duration
     /// This instance's name among the persisters sharing the journal.
     var instanceID: String
@@ -22,7 +23,9 @@ struct StateSettings {
         ttl = .seconds(try Environment.integer("JULES_STATE_TTL", default: 300, range: 1...86_400 * 30))
         maximumStateBytes = try Environment.integer(
             "JULES_STATE_MAX_BYTES", default: 64 * 1024, range: 256...(16 * 1024 * 1024))
-        persistBatchSize = try Environment.integer("JULES_STATE_PERSIST_BATCH", default: 500, range: 1...10_000)
+        persistBatchSize = try Environment.integer("JULES_STATE_PERSIST_BATCH", default: 5000, range: 1...10_000)
+        persistInterval = .milliseconds(
+            try Environment.integer("JULES_STATE_PERSIST_INTERVAL_MS", default: 50, range: 0...10_000))
         reclaimIdle = .milliseconds(
             try Environment.integer("JULES_STATE_RECLAIM_IDLE_MS", default: 30_000, range: 100...3_600_000))
         keyPrefix = Environment.string("JULES_STATE_KEY_PREFIX") ?? "jules:state:"

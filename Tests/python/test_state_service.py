@@ -502,3 +502,20 @@ def test_compare_and_set_across_connections(fresh_database, redis_db, services, 
     final = service.call("state.get", {"household_id": household})
     assert stored_rows(fresh_database)[household] == (final["version"], final["state"])
     service.stop()
+
+
+@pytest.mark.parametrize("variable, value, message", [
+    ("JULES_STATE_PERSIST_INTERVAL_MS", "-1", "must be between 0 and 10000"),
+    ("JULES_STATE_PERSIST_INTERVAL_MS", "10001", "must be between 0 and 10000"),
+    ("JULES_STATE_PERSIST_INTERVAL_MS", "50ms", "must be an integer"),
+    ("JULES_STATE_PERSIST_BATCH", "0", "must be between 1 and 10000"),
+    ("JULES_STATE_PERSIST_BATCH", "10001", "must be between 1 and 10000"),
+])
+def test_serve_refuses_persister_settings_out_of_range(jules_bin, short_tmp, variable, value, message):
+    # Nothing is reached: the settings are checked before any connection is made.
+    env = dict(isolated_env(), JULES_DATABASE_URL="postgresql://nobody@/none?host=/nonexistent",
+               JULES_REDIS_URL="unix:///nonexistent/redis.sock", **{variable: value})
+    result = subprocess.run([jules_bin, "serve", "--socket", str(short_tmp / "jules.sock")], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 64, (result.returncode, result.stderr)
+    assert f"{variable} {message}" in result.stderr, result.stderr

@@ -98,9 +98,12 @@ struct StateCache: Sendable {
     }
 
     /// Lets entries expire whose cached version is the one just persisted.
+    ///
+    /// Not batched with the requests' commands: those are pipelined on the event loops' connections, where a
+    /// command of hundreds of keys would hold up the requests queued behind it on the same connection.
     func markPersisted(_ versions: [(household: UUID, version: Int64)]) async throws(RedisError) {
         guard !versions.isEmpty else { return }
-        _ = try await redis.batchedEvaluate(
+        _ = try await redis.evaluate(
             Self.markPersistedScript,
             keys: versions.map { key($0.household) },
             arguments: versions.map { RedisArgument(String($0.version)) } + [ttlSeconds]

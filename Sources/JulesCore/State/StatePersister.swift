@@ -11,11 +11,17 @@ import Synchronization
 /// (forward-only), and acknowledges and deletes the entries only after the commit. Entries another instance read
 /// but never acknowledged (it died) are claimed after ``reclaimIdle``. On shutdown it drains what is left.
 ///
+/// Once it has emptied the journal it waits ``interval`` before reading again, so that the updates of a busy
+/// household in that time reach PostgreSQL as one row, and the per-statement work is shared by more entries. Redis
+/// runs one command at a time, so the persister talks to it in commands of at most ``chunkSize`` entries: a batch
+/// of thousands read, acknowledged or deleted in one command would hold up every `state.update` behind it.
+///
 /// It also watches for Redis to come back while the state store bypasses the cache.
 public struct StatePersister: Service {
     let store: StateStore
     let consumer: String
     let batchSize: Int
+    let interval: Duration
     let reclaimIdle: Duration
     let forgetIdle: Duration
     let logger: Logger
@@ -28,17 +34,20 @@ public struct StatePersister: Service {
 
     /// - Parameters:
     ///   - consumer: This instance's name in the consumer group; unique among the instances.
-    ///   - batchSize: Most entries per PostgreSQL statement.
+    ///   - batchSize: Most entries read and stored in one round; the entries of one household among them are stored
+    ///     as one row, its newest.
+    ///   - interval: How long to wait after emptying the journal before reading it again (zero: read at once).
     ///   - reclaimIdle: How long an entry read by another consumer may stay unacknowledged before this one takes it.
     ///   - forgetIdle: How long another consumer may go without reading before it is removed from the group, once
     ///     it holds no entries (each instance start adds a name; without this the group's list only grows).
     public init(
-        store: StateStore, consumer: String, batchSize: Int = 500, reclaimIdle: Duration = .seconds(30),
-        forgetIdle: Duration = .seconds(3600), logger: Logger
+        store: StateStore, consumer: String, batchSize: Int = 5000, interval: Duration = .milliseconds(50),
+        reclaimIdle: Duration = .seconds(30), forgetIdle: Duration = .seconds(3600), logger: Logger
     ) {
         self.store = store
         self.consumer = consumer
-        self.batchSize = batchSize
+        self.batchSize = max(1, batchSize)
+        self.interval = interval
         self.reclaimIdle = reclaimIdle
         self.forgetIdle = forgetIdle
         self.logger = logger
@@ -46,12 +55,29 @@ public struct StatePersister: Service {
 
     private var redis: RedisClient { store.cache.redis }
 
+    /// Most entries per Redis command. About 250 µs of Redis's time for a read of this many, which the `state.update`
+    /// requests queued behind it can afford; a batch is read in several such commands, each a round trip of its own,
+    /// so that Redis serves other clients in between.
+    var chunkSize: Int { min(batchSize, 200) }
+
+    /// Most rows per PostgreSQL statement. PostgreSQL runs a statement without a pause, about 5 µs of a core a row:
+    /// one of thousands of rows keeps a core from the event loops and Redis for milliseconds, which a request waiting
+    /// on them feels; a hundred is half a millisecond.
+    var rowsPerStatement: Int { min(batchSize, 100) }
+
     public func run() async throws {
+        // Mostly Redis commands: on the Redis client's threads each is a direct call, where from the global executor
+        // it was two thread hand-overs, and each hand-over a wake-up competing with the event loops for the CPUs.
+        await withTaskExecutorPreference(redis.executor) { await drainUntilStopped() }
+    }
+
+    private func drainUntilStopped() async {
         let stopping = StopFlag()
         var state = LoopState()
         await withGracefulShutdownHandler {
             while !stopping.isSet, !Task.isCancelled {
                 await iterate(&state, block: true)
+                if state.drained, interval > .zero { await pause(interval) }
             }
         } onGracefulShutdown: {
             stopping.set()
@@ -78,6 +104,8 @@ public struct StatePersister: Service {
         /// Where the next XAUTOCLAIM scan starts: it goes through the pending entries a batch at a time.
         var reclaimCursor: RedisArgument = "0-0"
         var lastGauges = ContinuousClock.now - .seconds(3600)
+        /// The last read found the journal empty or took its last entries (rather than stopping at the batch size).
+        var drained = false
     }
 
     /// One round; returns how many entries it stored.
@@ -93,8 +121,9 @@ public struct StatePersister: Service {
                 state.groupReady = true
             }
             var entries: [JournalEntry]
+            state.drained = false
             if state.ownPending {
-                entries = try await read(id: "0", block: nil)
+                entries = try await readOwnPending()
                 state.ownPending = !entries.isEmpty
             } else {
                 entries = []
@@ -108,7 +137,11 @@ public struct StatePersister: Service {
                 }
             }
             if entries.isEmpty {
-                entries = try await read(id: ">", block: block ? .milliseconds(200) : nil)
+                // Until this batch is stored, its entries are pending for this consumer: a failure part way (a
+                // read whose reply was lost) leaves them to be read again from the pending list.
+                state.ownPending = true
+                (entries, state.drained) = try await readNew(block: block ? .milliseconds(200) : nil)
+                state.ownPending = !entries.isEmpty
             }
             if ContinuousClock.now - state.lastGauges > .seconds(1) {
                 state.lastGauges = .now
@@ -125,6 +158,7 @@ public struct StatePersister: Service {
                 }
             }
             guard !entries.isEmpty else { return 0 }
+            // Pending for this consumer until stored (claimed ones included): read again first after a failure.
             state.ownPending = true
             try await persist(entries)
             state.ownPending = false
@@ -202,14 +236,89 @@ public struct StatePersister: Service {
         """
     )
 
+    /// Acknowledges the entries `ARGV[2…]` for the group `ARGV[1]` and removes them from the journal, which then
+    /// holds exactly the entries not yet acknowledged. The entries below the oldest one the group still needs (its
+    /// oldest pending entry, or else the first it has not delivered) go by trimming the journal up to there, which
+    /// frees whole nodes of the stream at a time (about a twentieth of XDEL's cost); the others, above an entry
+    /// another consumer still holds, one by one. IDs are compared as two numbers (milliseconds and a sequence); one
+    /// with a part of 2^53 or more, which Lua cannot hold exactly, is always deleted one by one.
+    static let acknowledgeScript = RedisScript(
+        """
+        redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 2))
+        local function parts(id)
+            local ms, seq = string.match(id or '', '^(%d+)-(%d+)$')
+            ms, seq = tonumber(ms), tonumber(seq)
+            if ms and ms < 2^53 and seq < 2^53 then return ms, seq end
+        end
+        local firstMs, firstSeq
+        local oldestPending = redis.call('XPENDING', KEYS[1], ARGV[1])[2]
+        if oldestPending then
+            firstMs, firstSeq = parts(oldestPending)
+        else
+            for _, group in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
+                local fields = {}
+                for i = 1, #group, 2 do fields[group[i]] = group[i + 1] end
+                if fields['name'] == ARGV[1] then firstMs, firstSeq = parts(fields['last-delivered-id']) end
+            end
+            if firstSeq then firstSeq = firstSeq + 1 end
+        end
+        if firstMs then redis.call('XTRIM', KEYS[1], 'MINID', string.format('%.0f-%.0f', firstMs, firstSeq)) end
+        local rest = {}
+        for i = 2, #ARGV do
+            local ms, seq = parts(ARGV[i])
+            local trimmed = firstMs and ms and (ms < firstMs or (ms == firstMs and seq < firstSeq))
+            if not trimmed then rest[#rest + 1] = ARGV[i] end
+        end
+        if #rest > 0 then redis.call('XDEL', KEYS[1], unpack(rest)) end
+        return #rest
+        """
+    )
+
     struct JournalEntry {
         var id: [UInt8]
-        var entry: StateDatabase.Entry?
+        /// `nil` for an entry deleted since it was delivered, or one without a household, a version and a state:
+        /// acknowledged and dropped rather than blocking the journal forever.
+        var fields: Fields?
+
+        /// An entry as journaled; its state is parsed only if it is the newest of its household in the batch.
+        struct Fields {
+            var household: UUID
+            var version: Int64
+            var stored: [UInt8]
+        }
     }
 
-    private func read(id: RedisArgument, block: Duration?) async throws(RedisError) -> [JournalEntry] {
+    /// New entries, up to ``batchSize``, in commands of ``chunkSize``; and whether the journal held no more.
+    /// - Parameter block: How long the first read waits for an entry when there is none.
+    private func readNew(block: Duration?) async throws(RedisError) -> ([JournalEntry], drained: Bool) {
+        var entries = try await read(id: ">", count: chunkSize, block: block)
+        var full = entries.count == chunkSize
+        while full, entries.count < batchSize {
+            let count = min(chunkSize, batchSize - entries.count)
+            let more = try await read(id: ">", count: count, block: nil)
+            entries += more
+            full = more.count == count
+        }
+        return (entries, !full)
+    }
+
+    /// Entries this consumer read before but did not acknowledge, up to ``batchSize``, oldest first.
+    private func readOwnPending() async throws(RedisError) -> [JournalEntry] {
+        var entries: [JournalEntry] = []
+        var after: RedisArgument = "0"
+        while entries.count < batchSize {
+            let count = min(chunkSize, batchSize - entries.count)
+            let more = try await read(id: after, count: count, block: nil)
+            entries += more
+            guard more.count == count, let last = more.last else { break }
+            after = RedisArgument(last.id)
+        }
+        return entries
+    }
+
+    private func read(id: RedisArgument, count: Int, block: Duration?) async throws(RedisError) -> [JournalEntry] {
         var command: [RedisArgument] = [
-            "XREADGROUP", "GROUP", StateCache.consumerGroup, RedisArgument(consumer), "COUNT", RedisArgument(batchSize),
+            "XREADGROUP", "GROUP", StateCache.consumerGroup, RedisArgument(consumer), "COUNT", RedisArgument(count),
         ]
         if let block {
             command += [
@@ -231,7 +340,7 @@ public struct StatePersister: Service {
         let idle = reclaimIdle.wholeMilliseconds
         let reply = try await redis.command([
             "XAUTOCLAIM", store.cache.journalKey, StateCache.consumerGroup, RedisArgument(consumer),
-            RedisArgument(Int(idle)), cursor, "COUNT", RedisArgument(batchSize),
+            RedisArgument(Int(idle)), cursor, "COUNT", RedisArgument(chunkSize),
         ])
         guard let parts = reply.arrayValue, parts.count >= 2, let items = parts[1].arrayValue else {
             return ([], "0-0")
@@ -249,7 +358,7 @@ public struct StatePersister: Service {
     /// `[id, [field, value, …]]`; the fields are nil for an entry deleted since it was delivered.
     private static func parse(_ item: RedisReply) -> JournalEntry? {
         guard let pair = item.arrayValue, pair.count == 2, let id = pair[0].bytes else { return nil }
-        guard let fields = pair[1].arrayValue else { return JournalEntry(id: id, entry: nil) }
+        guard let fields = pair[1].arrayValue else { return JournalEntry(id: id, fields: nil) }
         var household: UUID?
         var version: Int64?
         var stored: [UInt8]?
@@ -263,39 +372,72 @@ public struct StatePersister: Service {
             }
             index += 2
         }
-        guard let household, let version, let stored,
-            let state = try? ConversationState(storedText: stored, version: version)
-        else {
-            // Malformed: acknowledged and dropped rather than blocking the journal forever.
-            return JournalEntry(id: id, entry: nil)
+        guard let household, let version, let stored else { return JournalEntry(id: id, fields: nil) }
+        return JournalEntry(id: id, fields: .init(household: household, version: version, stored: stored))
+    }
+
+    /// The newest entry of each household that holds a readable state. Only those are parsed: the others are
+    /// older versions, which the newest one supersedes in PostgreSQL.
+    static func newestPerHousehold(_ entries: [JournalEntry]) -> [StateDatabase.Entry] {
+        var newest: [UUID: StateDatabase.Entry] = [:]
+        // Newest last in the journal, so usually the first one seen of a household is the one kept.
+        for entry in entries.reversed() {
+            guard let fields = entry.fields else { continue }
+            if let kept = newest[fields.household], kept.version >= fields.version { continue }
+            // Unreadable (written by hand): dropped, and an older readable entry of the household is kept instead.
+            guard let state = try? ConversationState(storedText: fields.stored, version: fields.version) else {
+                continue
+            }
+            newest[fields.household] = .init(household: fields.household, version: fields.version, state: state.state)
         }
-        return JournalEntry(id: id, entry: .init(household: household, version: version, state: state.state))
+        return Array(newest.values)
     }
 
     private func persist(_ entries: [JournalEntry]) async throws {
-        let valid = entries.compactMap(\.entry)
-        // For each household, the version PostgreSQL holds from this batch.
-        var stored: [UUID: Int64]
-        do {
-            stored = try await store.rows.upsert(valid)
-        } catch {
-            guard error.refusesTheValues else { throw error }
-            stored = try await persistOneByOne(valid)
+        let newest = Self.newestPerHousehold(entries)
+        // For each household, the version PostgreSQL holds from this batch; ``rowsPerStatement`` rows a statement, each
+        // an upsert of its own. A failure part way leaves the whole batch to be stored again, which rewrites the rows
+        // already stored at the same versions.
+        var stored: [UUID: Int64] = [:]
+        for start in stride(from: 0, to: newest.count, by: rowsPerStatement) {
+            let rows = Array(newest[start..<min(start + rowsPerStatement, newest.count)])
+            do {
+                stored.merge(try await store.rows.upsert(rows)) { _, new in new }
+            } catch {
+                guard error.refusesTheValues else { throw error }
+                // Row by row, every readable entry of these households in journal order: when a household's newest
+                // entry is the one refused, the one before it is still stored.
+                let households = Set(rows.map(\.household))
+                let all = entries.compactMap { entry -> StateDatabase.Entry? in
+                    guard let fields = entry.fields, households.contains(fields.household),
+                        let state = try? ConversationState(storedText: fields.stored, version: fields.version)
+                    else { return nil }
+                    return .init(household: fields.household, version: fields.version, state: state.state)
+                }
+                stored.merge(try await persistOneByOne(all)) { _, new in new }
+            }
         }
         // Only the versions PostgreSQL holds may expire from the cache. An entry skipped because PostgreSQL holds a
         // newer version (written around the cache) leaves its copy without a TTL: that copy holds acknowledged
         // updates PostgreSQL lacks, which the stale-copy check still has to combine with the newer version.
         // Marked before the entries are acknowledged: a failure (or a crash) in between leaves the entries to be
         // stored and marked again, where the other order left copies that never expire.
-        try await store.cache.markPersisted(stored.map { ($0.key, $0.value) })
-        let ids = entries.map { RedisArgument($0.id) }
-        let replies = try await redis.pipeline([
-            ["XACK", store.cache.journalKey, StateCache.consumerGroup] + ids,
-            ["XDEL", store.cache.journalKey] + ids,
-        ])
-        for reply in replies { _ = try reply.get() }
+        let marks = stored.map { (household: $0.key, version: $0.value) }
+        for start in stride(from: 0, to: marks.count, by: chunkSize) {
+            try await store.cache.markPersisted(Array(marks[start..<min(start + chunkSize, marks.count)]))
+        }
+        for start in stride(from: 0, to: entries.count, by: chunkSize) {
+            let ids = entries[start..<min(start + chunkSize, entries.count)].map { RedisArgument($0.id) }
+            _ = try await redis.evaluate(
+                Self.acknowledgeScript, keys: [store.cache.journalKey], arguments: [StateCache.consumerGroup] + ids)
+        }
         batchSizes.record(entries.count)
-        persisted.increment(by: valid.count { entry in entry.version <= stored[entry.household] ?? -1 })
+        // An entry older than the version stored counts as persisted too: its update is superseded in PostgreSQL.
+        persisted.increment(
+            by: entries.count { entry in
+                guard let fields = entry.fields, let version = stored[fields.household] else { return false }
+                return fields.version <= version
+            })
     }
 
     /// After PostgreSQL refused a batch for its data (a value `jsonb` refuses, a state that is not an object, a
