@@ -11,8 +11,11 @@ import Synchronization
 /// (forward-only), and acknowledges and deletes the entries only after the commit. Entries another instance read
 /// but never acknowledged (it died) are claimed after ``reclaimIdle``. On shutdown it drains what is left.
 ///
-/// Once it has emptied the journal it waits ``interval`` before reading again, so that the updates of a busy
-/// household in that time reach PostgreSQL as one row, and the per-statement work is shared by more entries. Redis
+/// Once it has emptied the journal it waits before reading again, so that the updates of a busy household in that
+/// time reach PostgreSQL as one row, and the per-statement work is shared by more entries: ``interval`` after a round
+/// of ``entriesForWholeInterval`` entries or more, in proportion after a smaller one. So under a light load it stays
+/// eager (a wait would only gather its work into bursts), and under a heavy one it stores an interval's worth at a
+/// time. Redis
 /// runs one command at a time, so the persister talks to it in commands of at most ``chunkSize`` entries: a batch
 /// of thousands read, acknowledged or deleted in one command would hold up every `state.update` behind it.
 ///
@@ -22,6 +25,7 @@ public struct StatePersister: Service {
     let consumer: String
     let batchSize: Int
     let interval: Duration
+    let entriesForWholeInterval: Int
     let reclaimIdle: Duration
     let forgetIdle: Duration
     let logger: Logger
@@ -36,18 +40,23 @@ public struct StatePersister: Service {
     ///   - consumer: This instance's name in the consumer group; unique among the instances.
     ///   - batchSize: Most entries read and stored in one round; the entries of one household among them are stored
     ///     as one row, its newest.
-    ///   - interval: How long to wait after emptying the journal before reading it again (zero: read at once).
+    ///   - interval: The longest wait after emptying the journal before reading it again (zero: read at once).
+    ///   - entriesForWholeInterval: A round that stored this many entries is followed by the whole interval; a
+    ///     smaller one by its share.
     ///   - reclaimIdle: How long an entry read by another consumer may stay unacknowledged before this one takes it.
     ///   - forgetIdle: How long another consumer may go without reading before it is removed from the group, once
     ///     it holds no entries (each instance start adds a name; without this the group's list only grows).
     public init(
         store: StateStore, consumer: String, batchSize: Int = 5000, interval: Duration = .milliseconds(50),
-        reclaimIdle: Duration = .seconds(30), forgetIdle: Duration = .seconds(3600), logger: Logger
+        entriesForWholeInterval: Int = 1000, reclaimIdle: Duration = .seconds(30),
+        forgetIdle: Duration = .seconds(3600),
+        logger: Logger
     ) {
         self.store = store
         self.consumer = consumer
         self.batchSize = max(1, batchSize)
         self.interval = interval
+        self.entriesForWholeInterval = max(1, entriesForWholeInterval)
         self.reclaimIdle = reclaimIdle
         self.forgetIdle = forgetIdle
         self.logger = logger
@@ -76,8 +85,8 @@ public struct StatePersister: Service {
         var state = LoopState()
         await withGracefulShutdownHandler {
             while !stopping.isSet, !Task.isCancelled {
-                await iterate(&state, block: true)
-                if state.drained, interval > .zero { await pause(interval) }
+                let stored = await iterate(&state, block: true)
+                if state.drained, stored > 0, interval > .zero { await pause(wait(afterStoring: stored)) }
             }
         } onGracefulShutdown: {
             stopping.set()
@@ -180,6 +189,11 @@ public struct StatePersister: Service {
             await pause(.milliseconds(500))
         }
         return 0
+    }
+
+    /// How long to wait after a round that stored `entries` and emptied the journal.
+    func wait(afterStoring entries: Int) -> Duration {
+        entries >= entriesForWholeInterval ? interval : interval * (Double(entries) / Double(entriesForWholeInterval))
     }
 
     private func pause(_ duration: Duration) async {

@@ -203,13 +203,14 @@ struct StatePersisterBatchTests {
         #expect(byHousehold[b]?.version == 2, "JSON that is not an object is left for PostgreSQL to refuse")
     }
 
-    /// After emptying the journal the persister waits its interval, and what was written meanwhile is stored
-    /// together once it is over.
+    /// After emptying the journal the persister waits its interval (the whole of it here, after a round of one
+    /// entry), and what was written meanwhile is stored together once it is over.
     @Test func updatesDuringTheIntervalWaitForItsEnd() async throws {
         try await MembersHarness.run { harness in
             let household = try await harness.createHousehold()
             let service = StatePersister(
-                store: harness.state, consumer: "interval", interval: .seconds(3), logger: StorageTestSupport.logger)
+                store: harness.state, consumer: "interval", interval: .seconds(3), entriesForWholeInterval: 1,
+                logger: StorageTestSupport.logger)
             try await withServices([service]) {
                 _ = try await harness.result("state.update", ["household_id": .string(household), "state": ["n": 1]])
                 try await waitForStoredVersion(harness, household, 1)
@@ -230,6 +231,27 @@ struct StatePersisterBatchTests {
                     try await Task.sleep(for: .milliseconds(10))
                 }
                 #expect(try await journalLength(harness) == 0)
+            }
+        }
+    }
+
+    /// Under a light load the wait is the round's share of the interval: a minute after a round of a thousand
+    /// entries is 60 ms after a round of one.
+    @Test func aSmallRoundIsFollowedByItsShareOfTheInterval() async throws {
+        try await MembersHarness.run { harness in
+            let household = try await harness.createHousehold()
+            let service = StatePersister(
+                store: harness.state, consumer: "share", interval: .seconds(60), logger: StorageTestSupport.logger)
+            #expect(service.wait(afterStoring: 1) == .milliseconds(60))
+            #expect(service.wait(afterStoring: 500) == .seconds(30))
+            #expect(service.wait(afterStoring: 1000) == .seconds(60))
+            #expect(service.wait(afterStoring: 4000) == .seconds(60))
+            try await withServices([service]) {
+                _ = try await harness.result("state.update", ["household_id": .string(household), "state": ["n": 1]])
+                try await waitForStoredVersion(harness, household, 1)
+                _ = try await harness.result("state.update", ["household_id": .string(household), "state": ["n": 2]])
+                // Within 20 s, where the whole interval would be 60.
+                try await waitForStoredVersion(harness, household, 2)
             }
         }
     }
