@@ -15,9 +15,9 @@ import Synchronization
 /// time reach PostgreSQL as one row, and the per-statement work is shared by more entries: ``interval`` after a round
 /// of ``entriesForWholeInterval`` entries or more, in proportion after a smaller one. So under a light load it stays
 /// eager (a wait would only gather its work into bursts), and under a heavy one it stores an interval's worth at a
-/// time. Redis
-/// runs one command at a time, so the persister talks to it in commands of at most ``chunkSize`` entries: a batch
-/// of thousands read, acknowledged or deleted in one command would hold up every `state.update` behind it.
+/// time. Redis runs one command at a time, so the persister talks to it in commands of at most ``chunkSize``
+/// entries, and to PostgreSQL in statements of ``rowsPerStatement`` rows: a batch of thousands read, acknowledged or
+/// stored in one go would hold up every `state.update` behind it.
 ///
 /// It also watches for Redis to come back while the state store bypasses the cache.
 public struct StatePersister: Service {
