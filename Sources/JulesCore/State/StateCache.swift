@@ -170,6 +170,11 @@ struct StateCache: Sendable {
     // MARK: Scripts
 
     /// Versions are formatted with %.0f: Lua 5.1 numbers are doubles, and tostring() would write 1e+15.
+    ///
+    /// A journal entry is one field, `e`: the household, the version and the stored state, each followed by a space
+    /// but the last (so `"<household> <version> "` for a delete). One field rather than three makes a smaller entry
+    /// to append, read back and log in the append-only file, and half the elements in the persister's replies.
+    /// Entries of older builds, with fields `h`, `v` and `s`, are still read.
     static let writeScript = RedisScript(
         """
         local current = redis.call('HGET', KEYS[1], 'v')
@@ -178,7 +183,7 @@ struct StateCache: Sendable {
         local version = string.format('%.0f', tonumber(current) + 1)
         redis.call('HSET', KEYS[1], 'v', version, 's', ARGV[2])
         redis.call('PERSIST', KEYS[1])
-        redis.call('XADD', KEYS[2], '*', 'h', ARGV[3], 'v', version, 's', ARGV[2])
+        redis.call('XADD', KEYS[2], '*', 'e', ARGV[3] .. ' ' .. version .. ' ' .. ARGV[2])
         return {1, tonumber(version)}
         """
     )

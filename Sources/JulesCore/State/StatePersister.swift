@@ -369,10 +369,14 @@ public struct StatePersister: Service {
         return (claimed, next)
     }
 
-    /// `[id, [field, value, …]]`; the fields are nil for an entry deleted since it was delivered.
-    private static func parse(_ item: RedisReply) -> JournalEntry? {
+    /// `[id, [field, value, …]]`; the fields are nil for an entry deleted since it was delivered, or one that does
+    /// not hold a household, a version and a state in either form (see ``StateCache/writeScript``).
+    static func parse(_ item: RedisReply) -> JournalEntry? {
         guard let pair = item.arrayValue, pair.count == 2, let id = pair[0].bytes else { return nil }
         guard let fields = pair[1].arrayValue else { return JournalEntry(id: id, fields: nil) }
+        if fields.count == 2, fields[0].stringValue == "e" {
+            return JournalEntry(id: id, fields: fields[1].bytes.flatMap(Self.entryFields))
+        }
         var household: UUID?
         var version: Int64?
         var stored: [UInt8]?
@@ -388,6 +392,19 @@ public struct StatePersister: Service {
         }
         guard let household, let version, let stored else { return JournalEntry(id: id, fields: nil) }
         return JournalEntry(id: id, fields: .init(household: household, version: version, stored: stored))
+    }
+
+    /// `<household> <version> <state>`: the household as text, the version in decimal, then the state to the end
+    /// (empty for none).
+    static func entryFields(_ text: [UInt8]) -> JournalEntry.Fields? {
+        let space = UInt8(ascii: " ")
+        guard let first = text.firstIndex(of: space),
+            let household = UUID(text: String(decoding: text[..<first], as: UTF8.self)),
+            let second = text[(first + 1)...].firstIndex(of: space),
+            // A version out of range (negative) is left for PostgreSQL to refuse, as in the older form.
+            let version = Int64(String(decoding: text[(first + 1)..<second], as: UTF8.self))
+        else { return nil }
+        return .init(household: household, version: version, stored: Array(text[(second + 1)...]))
     }
 
     /// The newest entry of each household that holds a readable state. Only those are parsed: the others are

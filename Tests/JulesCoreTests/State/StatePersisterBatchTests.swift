@@ -184,6 +184,33 @@ struct StatePersisterBatchTests {
         }
     }
 
+    /// Journal entries as the write script makes them (one field, `e`) and as older builds did (`h`, `v`, `s`).
+    @Test func entriesAreReadInBothForms() throws {
+        let household = UUID()
+        let text = household.lowercasedText
+        func entry(_ fields: [String]) -> RedisReply {
+            .array([.string(Array("1-0".utf8)), .array(fields.map { .string(Array($0.utf8)) })])
+        }
+        func fields(_ reply: RedisReply) throws -> StatePersister.JournalEntry.Fields? {
+            try #require(StatePersister.parse(reply)).fields
+        }
+        let written = try #require(try fields(entry(["e", "\(text) 7 {\"n\": \"a b\"}"])))
+        #expect(written.household == household && written.version == 7)
+        #expect(written.stored == Array(#"{"n": "a b"}"#.utf8), "the state runs to the end, spaces and all")
+        let deleted = try #require(try fields(entry(["e", "\(text) 8 "])))
+        #expect(deleted.version == 8 && deleted.stored.isEmpty)
+        let older = try #require(try fields(entry(["h", text, "v", "3", "s", "{}"])))
+        #expect(older.household == household && older.version == 3 && older.stored == Array("{}".utf8))
+        for malformed in [
+            "", "no-spaces", "\(text)", "\(text) 5", "not-a-uuid 5 {}", "\(text) five {}", "\(text)  {}",
+            "\(text) 99999999999999999999 {}",
+        ] {
+            #expect(try fields(entry(["e", malformed])) == nil, "\(malformed)")
+        }
+        #expect(try fields(entry(["h", text, "v", "3"])) == nil, "no state")
+        #expect(StatePersister.parse(.array([.string(Array("2-0".utf8)), .null]))?.fields == nil, "deleted")
+    }
+
     @Test func onlyTheNewestReadableEntryOfEachHouseholdIsKept() throws {
         let a = UUID()
         let b = UUID()
