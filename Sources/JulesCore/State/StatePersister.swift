@@ -132,7 +132,7 @@ public struct StatePersister: Service {
             var entries: [JournalEntry]
             state.drained = false
             if state.ownPending {
-                entries = try await readOwnPending()
+                (entries, _) = try await readBatch(pending: true)
                 state.ownPending = !entries.isEmpty
             } else {
                 entries = []
@@ -149,7 +149,7 @@ public struct StatePersister: Service {
                 // Until this batch is stored, its entries are pending for this consumer: a failure part way (a
                 // read whose reply was lost) leaves them to be read again from the pending list.
                 state.ownPending = true
-                (entries, state.drained) = try await readNew(block: block ? .milliseconds(200) : nil)
+                (entries, state.drained) = try await readBatch(pending: false, block: block ? .milliseconds(200) : nil)
                 state.ownPending = !entries.isEmpty
             }
             if ContinuousClock.now - state.lastGauges > .seconds(1) {
@@ -299,35 +299,34 @@ public struct StatePersister: Service {
             var household: UUID
             var version: Int64
             var stored: [UInt8]
+
+            /// The entry with its state parsed; `nil` when the state is not JSON (written by hand).
+            var readable: StateDatabase.Entry? {
+                guard let state = try? ConversationState(storedText: stored, version: version) else { return nil }
+                return .init(household: household, version: version, state: state.state)
+            }
         }
     }
 
-    /// New entries, up to ``batchSize``, in commands of ``chunkSize``; and whether the journal held no more.
-    /// - Parameter block: How long the first read waits for an entry when there is none.
-    private func readNew(block: Duration?) async throws(RedisError) -> ([JournalEntry], drained: Bool) {
-        var entries = try await read(id: ">", count: chunkSize, block: block)
-        var full = entries.count == chunkSize
-        while full, entries.count < batchSize {
-            let count = min(chunkSize, batchSize - entries.count)
-            let more = try await read(id: ">", count: count, block: nil)
-            entries += more
-            full = more.count == count
-        }
-        return (entries, !full)
-    }
-
-    /// Entries this consumer read before but did not acknowledge, up to ``batchSize``, oldest first.
-    private func readOwnPending() async throws(RedisError) -> [JournalEntry] {
+    /// Up to ``batchSize`` entries, in commands of ``chunkSize``: new ones, or (`pending`) the ones this consumer
+    /// read before but did not acknowledge, oldest first; and whether there were no more.
+    /// - Parameter block: How long the first read of new entries waits for one when there is none.
+    private func readBatch(pending: Bool, block: Duration? = nil) async throws(RedisError) -> (
+        [JournalEntry], drained: Bool
+    ) {
         var entries: [JournalEntry] = []
-        var after: RedisArgument = "0"
+        var id: RedisArgument = pending ? "0" : ">"
+        var wait = block
         while entries.count < batchSize {
             let count = min(chunkSize, batchSize - entries.count)
-            let more = try await read(id: after, count: count, block: nil)
+            let more = try await read(id: id, count: count, block: wait)
             entries += more
-            guard more.count == count, let last = more.last else { break }
-            after = RedisArgument(last.id)
+            guard more.count == count, let last = more.last else { return (entries, true) }
+            // New entries are always the next ones (">"); pending ones are read on from the last one read.
+            if pending { id = RedisArgument(last.id) }
+            wait = nil
         }
-        return entries
+        return (entries, false)
     }
 
     private func read(id: RedisArgument, count: Int, block: Duration?) async throws(RedisError) -> [JournalEntry] {
@@ -416,10 +415,8 @@ public struct StatePersister: Service {
             guard let fields = entry.fields else { continue }
             if let kept = newest[fields.household], kept.version >= fields.version { continue }
             // Unreadable (written by hand): dropped, and an older readable entry of the household is kept instead.
-            guard let state = try? ConversationState(storedText: fields.stored, version: fields.version) else {
-                continue
-            }
-            newest[fields.household] = .init(household: fields.household, version: fields.version, state: state.state)
+            guard let readable = fields.readable else { continue }
+            newest[fields.household] = readable
         }
         return Array(newest.values)
     }
@@ -430,8 +427,7 @@ public struct StatePersister: Service {
         // an upsert of its own. A failure part way leaves the whole batch to be stored again, which rewrites the rows
         // already stored at the same versions.
         var stored: [UUID: Int64] = [:]
-        for start in stride(from: 0, to: newest.count, by: rowsPerStatement) {
-            let rows = Array(newest[start..<min(start + rowsPerStatement, newest.count)])
+        for rows in Self.pieces(newest, of: rowsPerStatement).map(Array.init) {
             do {
                 stored.merge(try await store.rows.upsert(rows)) { _, new in new }
             } catch {
@@ -439,11 +435,8 @@ public struct StatePersister: Service {
                 // Row by row, every readable entry of these households in journal order: when a household's newest
                 // entry is the one refused, the one before it is still stored.
                 let households = Set(rows.map(\.household))
-                let all = entries.compactMap { entry -> StateDatabase.Entry? in
-                    guard let fields = entry.fields, households.contains(fields.household),
-                        let state = try? ConversationState(storedText: fields.stored, version: fields.version)
-                    else { return nil }
-                    return .init(household: fields.household, version: fields.version, state: state.state)
+                let all = entries.compactMap { entry in
+                    entry.fields.flatMap { households.contains($0.household) ? $0.readable : nil }
                 }
                 stored.merge(try await persistOneByOne(all)) { _, new in new }
             }
@@ -454,11 +447,11 @@ public struct StatePersister: Service {
         // Marked before the entries are acknowledged: a failure (or a crash) in between leaves the entries to be
         // stored and marked again, where the other order left copies that never expire.
         let marks = stored.map { (household: $0.key, version: $0.value) }
-        for start in stride(from: 0, to: marks.count, by: chunkSize) {
-            try await store.cache.markPersisted(Array(marks[start..<min(start + chunkSize, marks.count)]))
+        for piece in Self.pieces(marks, of: chunkSize) {
+            try await store.cache.markPersisted(Array(piece))
         }
-        for start in stride(from: 0, to: entries.count, by: chunkSize) {
-            let ids = entries[start..<min(start + chunkSize, entries.count)].map { RedisArgument($0.id) }
+        for piece in Self.pieces(entries, of: chunkSize) {
+            let ids = piece.map { RedisArgument($0.id) }
             _ = try await redis.evaluate(
                 Self.acknowledgeScript, keys: [store.cache.journalKey], arguments: [StateCache.consumerGroup] + ids)
         }
@@ -469,6 +462,11 @@ public struct StatePersister: Service {
                 guard let fields = entry.fields, let version = stored[fields.household] else { return false }
                 return fields.version <= version
             })
+    }
+
+    /// `items` in consecutive pieces of at most `size`.
+    private static func pieces<Element>(_ items: [Element], of size: Int) -> [ArraySlice<Element>] {
+        stride(from: 0, to: items.count, by: size).map { items[$0..<min($0 + size, items.count)] }
     }
 
     /// After PostgreSQL refused a batch for its data (a value `jsonb` refuses, a state that is not an object, a

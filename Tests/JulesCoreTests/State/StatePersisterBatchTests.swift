@@ -25,8 +25,8 @@ struct StatePersisterBatchTests {
         return await persister.iterate(&loop, block: false)
     }
 
-    func journalLength(_ harness: MembersHarness) async throws -> Int? {
-        try await harness.redis.command(["XLEN", RedisArgument(harness.state.journalKey)]).intValue
+    func journalLength(_ harness: MembersHarness) async throws -> Int {
+        try await harness.state.journalStatistics().length
     }
 
     func pendingCount(_ harness: MembersHarness) async throws -> Int? {
@@ -254,9 +254,7 @@ struct StatePersisterBatchTests {
                     #expect(version == 1, "still within the interval")
                 }
                 try await waitForStoredVersion(harness, household, 6)
-                for _ in 0..<500 where try await journalLength(harness) != 0 {
-                    try await Task.sleep(for: .milliseconds(10))
-                }
+                try await harness.waitForEmptyJournal()
                 #expect(try await journalLength(harness) == 0)
             }
         }
